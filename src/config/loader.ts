@@ -1,0 +1,238 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { FerryError } from '../core/errors.js';
+import { findPlaceholders } from '../core/named-sql.js';
+import { checkTemplate } from '../delivery/remote-path.js';
+import type { ConfigProblem, District, Extract, FerryConfig, Integration, NamedDestination, NamedSource } from './model.js';
+import { bindNamesOf, resolveParams } from './params.js';
+import { districtFileSchema, extractFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
+
+export class ConfigError extends FerryError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    const first = problems[0];
+    super('config', first ? `${formatProblem(first)}${problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}; run ferry validate)` : ''}` : 'invalid configuration');
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
+}
+
+export type LoadResult = { ok: true; config: FerryConfig } | { ok: false; problems: ConfigProblem[] };
+
+/** Load and cross-check the whole configuration, collecting every problem instead of stopping at the first. */
+export function loadConfig(configDir: string, now: Date = new Date()): FerryConfig {
+  const res = tryLoadConfig(configDir, now);
+  if (!res.ok) throw new ConfigError(res.problems);
+  return res.config;
+}
+
+export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadResult {
+  const dir = path.resolve(configDir);
+  const problems: ConfigProblem[] = [];
+  const rel = (p: string) => path.relative(process.cwd(), p) || p;
+  const add = (file: string, field: string, message: string) => problems.push({ file: rel(file), field, message });
+
+  const mainFile = path.join(dir, 'ferry.yaml');
+  const mainRaw = readYaml(mainFile, add);
+  if (mainRaw === undefined) return { ok: false, problems };
+  const main = parseWith(ferryFileSchema, mainRaw ?? {}, mainFile, '', add);
+  if (!main) return { ok: false, problems };
+
+  const at = (p: string) => path.resolve(dir, p);
+  const dataDir = at(main.dataDir);
+  const sources = new Map<string, NamedSource>(Object.entries(main.sources).map(([id, s]) => [id, Object.freeze({ ...s, ...(s.kind === 'sqlite' ? { path: at(s.path) } : {}), id })]));
+  const destinations = new Map<string, NamedDestination>(
+    Object.entries(main.destinations).map(([id, d]) => [id, Object.freeze({ ...d, ...(d.kind === 'local' ? { basePath: at(d.basePath) } : {}), id })]),
+  );
+  for (const [id, d] of destinations) {
+    if (d.kind === 'sftp') for (const p of checkTemplate(d.basePath)) add(mainFile, `destinations.${id}.basePath`, p);
+  }
+
+  const extractsDir = at(main.extractsDir);
+  const extracts = loadExtracts(extractsDir, add);
+
+  const districts = new Map<string, District>();
+  const integrations = new Map<string, Integration>();
+  const integrationsDir = path.join(dir, 'integrations');
+  const files = fs.existsSync(integrationsDir)
+    ? fs.readdirSync(integrationsDir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(integrationsDir, f))
+    : [];
+  for (const file of files) {
+    const raw = readYaml(file, add);
+    if (raw === undefined) continue;
+    const parsed = parseWith(districtFileSchema, raw ?? {}, file, '', add);
+    if (!parsed) continue;
+    const d = parsed.district;
+    if (districts.has(d.id)) add(file, 'district.id', `district ${d.id} is already defined in ${districts.get(d.id)!.file}`);
+    const district: District = Object.freeze({ id: d.id, name: d.name, contact: d.contact, gradeBands: Object.freeze({ ...d.gradeBands }), file: rel(file) });
+    districts.set(d.id, district);
+
+    parsed.integrations.forEach((rawInt, i) => {
+      const idHint = typeof rawInt === 'object' && rawInt && 'id' in rawInt ? ` (${String((rawInt as { id: unknown }).id)})` : '';
+      const prefix = `integrations[${i}]${idHint}`;
+      const integ = parseWith(integrationSchema, rawInt, file, prefix, add);
+      if (!integ) return;
+      const where = (field: string) => `${prefix}.${field}`;
+      if (integrations.has(integ.id)) add(file, where('id'), `integration ${integ.id} is already defined in ${integrations.get(integ.id)!.file}`);
+      const extract = extracts.get(integ.extract);
+      const source = sources.get(integ.source);
+      const destination = destinations.get(integ.destination);
+      if (!extract) add(file, where('extract'), `unknown extract "${integ.extract}" (known: ${[...extracts.keys()].join(', ') || 'none'})`);
+      if (!source) add(file, where('source'), `unknown source "${integ.source}" (known: ${[...sources.keys()].join(', ') || 'none'})`);
+      if (!destination) add(file, where('destination'), `unknown destination "${integ.destination}" (known: ${[...destinations.keys()].join(', ') || 'none'})`);
+      for (const p of checkTemplate(integ.remotePath)) add(file, where('remotePath'), p);
+      if (extract && source && extract.sourceKind !== source.kind) {
+        add(file, where('source'), `extract ${extract.name} is written for ${extract.sourceKind} but source ${source.id} is ${source.kind}`);
+      }
+      if (extract) {
+        try {
+          resolveParams(integ.id, extract, district, integ.params, now, integ.schedule.timezone);
+        } catch (err) {
+          const fe = err as FerryError;
+          add(file, where(fe.field ?? 'params'), fe.message.replace(/^integration [^:]+: parameter [^:]+: /, ''));
+        }
+      }
+      if (!extract || !source || !destination) return;
+      integrations.set(
+        integ.id,
+        Object.freeze({
+          id: integ.id,
+          district,
+          extract,
+          source,
+          destination,
+          remotePath: integ.remotePath,
+          schedule: Object.freeze({ ...integ.schedule }),
+          params: Object.freeze({ ...integ.params }),
+          format: Object.freeze({ ...integ.format }),
+          enabled: integ.enabled,
+          allowEmpty: integ.allowEmpty,
+          inventory: Object.freeze({ ...integ.inventory }),
+          file: rel(file),
+        }),
+      );
+    });
+  }
+
+  if (problems.length > 0) return { ok: false, problems };
+  const store = main.store === undefined ? { kind: 'sqlite' as const, path: path.join(dataDir, 'ferry.sqlite') } : 'sqlite' in main.store ? { kind: 'sqlite' as const, path: at(main.store.sqlite.path) } : { kind: 'postgres' as const, url: main.store.postgres.url };
+  const demo = main.demo
+    ? {
+        sisPath: at(main.demo.sisPath),
+        sftp: { ...main.demo.sftp, root: at(main.demo.sftp.root), hostKeyPath: at(main.demo.sftp.hostKeyPath), clientKeyPath: at(main.demo.sftp.clientKeyPath) },
+      }
+    : undefined;
+  const config: FerryConfig = Object.freeze({
+    dir,
+    dataDir,
+    spoolDir: path.join(dataDir, 'spool'),
+    logDir: path.join(dataDir, 'logs'),
+    extractsDir,
+    store,
+    keepSpool: main.spool.keep,
+    concurrency: Object.freeze({ ...main.concurrency }),
+    shutdownGraceSeconds: main.shutdownGraceSeconds,
+    logLevel: main.logLevel,
+    sources,
+    destinations,
+    extracts,
+    districts,
+    integrations,
+    demo,
+  });
+  return { ok: true, config };
+}
+
+type AddProblem = (file: string, field: string, message: string) => void;
+
+function readYaml(file: string, add: AddProblem): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    add(file, '', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}`);
+    return undefined;
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0];
+      add(file, pos ? `line ${pos.line}, column ${pos.col}` : '', `invalid YAML: ${e.message.split('\n')[0]}`);
+    }
+    return undefined;
+  }
+  return doc.toJS() ?? null;
+}
+
+function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: string, prefix: string, add: AddProblem): z.infer<T> | undefined {
+  const res = schema.safeParse(value);
+  if (res.success) return res.data;
+  for (const issue of res.error.issues) {
+    const field = [prefix, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))]
+      .filter((s) => s !== '')
+      .join('.')
+      .replace(/\.\[/g, '[');
+    add(file, field, issue.message);
+  }
+  return undefined;
+}
+
+function loadExtracts(extractsDir: string, add: AddProblem): Map<string, Extract> {
+  const extracts = new Map<string, Extract>();
+  if (!fs.existsSync(extractsDir)) {
+    add(extractsDir, '', 'extracts folder not found');
+    return extracts;
+  }
+  for (const kind of fs.readdirSync(extractsDir).sort()) {
+    const kindDir = path.join(extractsDir, kind);
+    if (!fs.statSync(kindDir).isDirectory()) continue;
+    for (const name of fs.readdirSync(kindDir).sort()) {
+      const dir = path.join(kindDir, name);
+      const metaFile = path.join(dir, 'extract.yaml');
+      if (!fs.statSync(dir).isDirectory() || !fs.existsSync(metaFile)) continue;
+      const raw = readYaml(metaFile, add);
+      if (raw === undefined) continue;
+      const meta = parseWith(extractFileSchema, raw ?? {}, metaFile, '', add);
+      if (!meta) continue;
+      const rel = path.relative(process.cwd(), metaFile);
+      if (meta.source !== kind) add(metaFile, 'source', `is ${meta.source} but the extract sits under ${kind}/`);
+      if (extracts.has(meta.name)) add(metaFile, 'name', `extract ${meta.name} is already defined in ${extracts.get(meta.name)!.file}`);
+      const sqlFile = path.join(dir, 'query.sql');
+      let sql: string;
+      try {
+        sql = fs.readFileSync(sqlFile, 'utf8');
+      } catch {
+        add(sqlFile, '', 'query.sql not found next to extract.yaml');
+        continue;
+      }
+      const bindable = bindNamesOf(meta);
+      for (const ph of findPlaceholders(sql)) {
+        if (!bindable.has(ph)) add(sqlFile, `:${ph}`, `placeholder :${ph} is neither a declared parameter nor a bind of a declared filter (${[...bindable].join(', ') || 'none'})`);
+      }
+      const seen = new Set<string>();
+      meta.columns.forEach((c, i) => {
+        if (seen.has(c.name)) add(metaFile, `columns[${i}].name`, `column ${c.name} is declared twice`);
+        seen.add(c.name);
+      });
+      extracts.set(
+        meta.name,
+        Object.freeze({
+          name: meta.name,
+          description: meta.description,
+          sourceKind: meta.source,
+          filters: Object.freeze([...meta.filters]),
+          params: Object.freeze({ ...meta.params }),
+          columns: Object.freeze(meta.columns.map((c) => Object.freeze({ ...c }))),
+          sql,
+          file: rel,
+        }),
+      );
+    }
+  }
+  return extracts;
+}

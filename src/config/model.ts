@@ -1,0 +1,99 @@
+import type { ColumnType, DestinationConfig, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
+
+/** The resolved, frozen configuration. Only the loader builds these; the rest of Ferry trusts them. */
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly description?: string | undefined;
+}
+
+export interface Extract {
+  readonly name: string;
+  readonly description: string;
+  readonly sourceKind: SourceConfig['kind'];
+  readonly filters: readonly StandardFilter[];
+  readonly params: Readonly<Record<string, ParamDecl>>;
+  readonly columns: readonly ColumnDef[];
+  readonly sql: string;
+  /** The metadata file, for messages. */
+  readonly file: string;
+}
+
+export interface District {
+  readonly id: string;
+  readonly name: string;
+  readonly contact?: string | undefined;
+  readonly gradeBands: Readonly<Record<string, string>>;
+  readonly file: string;
+}
+
+export interface Inventory {
+  readonly vendor: string;
+  readonly contact: string;
+  readonly purpose: string;
+  readonly ticket?: string | undefined;
+  readonly startDate?: string | undefined;
+  readonly notes?: string | undefined;
+}
+
+export type NamedSource = SourceConfig & { readonly id: string };
+export type NamedDestination = DestinationConfig & { readonly id: string };
+
+export interface Integration {
+  readonly id: string;
+  readonly district: District;
+  readonly extract: Extract;
+  readonly source: NamedSource;
+  readonly destination: NamedDestination;
+  readonly remotePath: string;
+  readonly schedule: { readonly cron: string; readonly timezone: string };
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly format: FormatOptions;
+  /** As written in config; the run store may hold an override set by `ferry enable/disable`. */
+  readonly enabled: boolean;
+  readonly allowEmpty: boolean;
+  readonly inventory: Inventory;
+  readonly file: string;
+}
+
+export type StoreConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: SecretRef };
+
+export interface DemoConfig {
+  readonly sisPath: string;
+  readonly sftp: {
+    readonly host: string;
+    readonly port: number;
+    readonly root: string;
+    readonly username: string;
+    readonly hostKeyPath: string;
+    readonly clientKeyPath: string;
+  };
+}
+
+export interface FerryConfig {
+  /** Absolute path of the config folder; relative paths in config are resolved against it. */
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly spoolDir: string;
+  readonly logDir: string;
+  readonly extractsDir: string;
+  readonly store: StoreConfig;
+  readonly keepSpool: boolean;
+  readonly concurrency: { readonly global: number; readonly perSource: number };
+  readonly shutdownGraceSeconds: number;
+  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  readonly sources: ReadonlyMap<string, NamedSource>;
+  readonly destinations: ReadonlyMap<string, NamedDestination>;
+  readonly extracts: ReadonlyMap<string, Extract>;
+  readonly districts: ReadonlyMap<string, District>;
+  readonly integrations: ReadonlyMap<string, Integration>;
+  readonly demo?: DemoConfig | undefined;
+}
+
+/** One problem found while loading config: the file, the field inside it, and what is wrong. */
+export interface ConfigProblem {
+  readonly file: string;
+  readonly field: string;
+  readonly message: string;
+}

@@ -1,0 +1,214 @@
+import { z } from 'zod';
+import cron from 'node-cron';
+
+/**
+ * The file schemas. Everything a user writes is parsed here once; the loader then cross-checks references
+ * and builds the frozen, resolved model in model.ts. Nothing else in Ferry re-validates config.
+ */
+
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const slug = z.string().regex(SLUG, 'must be lower-case letters, digits and dashes (e.g. "hilltop-csd")');
+
+/** A secret is never written inline: only a reference to an environment variable or a file. */
+export const secretRef = z.union(
+  [z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }), z.strictObject({ file: z.string().min(1) })],
+  {
+    error: (issue) =>
+      typeof issue.input === 'string'
+        ? 'inline secrets are not allowed; write { env: VARIABLE } or { file: path } instead'
+        : 'must be { env: VARIABLE } or { file: path }',
+  },
+);
+export type SecretRef = z.infer<typeof secretRef>;
+
+const timezone = z.string().refine(isIanaTimezone, { message: 'is not a known IANA time zone (e.g. "America/New_York")' });
+export function isIanaTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return tz.includes('/') || tz === 'UTC';
+  } catch {
+    return false;
+  }
+}
+
+const cronExpr = z.string().superRefine((expr, ctx) => {
+  const res = cron.validateDetailed(expr);
+  if (!res.valid) {
+    const detail = res.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    ctx.addIssue({ code: 'custom', message: `is not a valid cron expression (${detail})` });
+  }
+});
+
+const positiveInt = z.number().int().positive();
+const port = z.number().int().min(1).max(65535);
+
+export const sqliteSourceSchema = z.strictObject({
+  kind: z.literal('sqlite'),
+  path: z.string().min(1),
+  maxConcurrency: positiveInt.optional(),
+});
+
+export const postgresSourceSchema = z.strictObject({
+  kind: z.literal('postgres'),
+  host: z.string().min(1),
+  port: port.default(5432),
+  database: z.string().min(1),
+  user: z.string().min(1),
+  password: secretRef.optional(),
+  ssl: z.union([z.boolean(), z.enum(['require', 'verify-full'])]).default(false),
+  connectTimeoutSeconds: positiveInt.default(10),
+  statementTimeoutSeconds: positiveInt.optional(),
+  maxConcurrency: positiveInt.optional(),
+});
+
+export const sourceSchema = z.discriminatedUnion('kind', [sqliteSourceSchema, postgresSourceSchema], {
+  error: () => 'kind must be one of: sqlite, postgres',
+});
+export type SourceConfig = z.infer<typeof sourceSchema>;
+export const SOURCE_KINDS = ['sqlite', 'postgres'] as const;
+
+const fingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be an OpenSSH SHA-256 fingerprint like "SHA256:abc…" (ssh-keygen -lf key.pub)');
+
+export const sftpDestinationSchema = z
+  .strictObject({
+    kind: z.literal('sftp'),
+    host: z.string().min(1),
+    port: port.default(22),
+    username: z.string().min(1),
+    password: secretRef.optional(),
+    privateKey: secretRef.optional(),
+    passphrase: secretRef.optional(),
+    /** The server's pinned host key: the fingerprint itself, or a file holding it. */
+    hostKeySha256: z.union([fingerprint, z.strictObject({ file: z.string().min(1) })]),
+    basePath: z.string().startsWith('/', 'must be an absolute remote folder, e.g. "/" or "/districts"').default('/'),
+    fileMode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode like "0600"').default('0600'),
+    connectTimeoutSeconds: positiveInt.default(15),
+    retries: z.number().int().min(0).max(10).default(3),
+    /** Parallel requests for an upload; OpenSSH's sftp uses 64. */
+    concurrency: positiveInt.max(256).default(64),
+    maxConcurrency: positiveInt.optional(),
+  })
+  .refine((d) => d.password !== undefined || d.privateKey !== undefined, {
+    message: 'needs a password or a privateKey reference',
+    path: ['privateKey'],
+  });
+
+export const localDestinationSchema = z.strictObject({
+  kind: z.literal('local'),
+  basePath: z.string().min(1),
+  fileMode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode like "0600"').default('0600'),
+});
+
+export const destinationSchema = z.discriminatedUnion('kind', [sftpDestinationSchema, localDestinationSchema], {
+  error: () => 'kind must be one of: sftp, local',
+});
+export type DestinationConfig = z.infer<typeof destinationSchema>;
+
+export const ferryFileSchema = z.strictObject({
+  /** Where the run store, spool and logs live; relative paths are relative to the config folder. */
+  dataDir: z.string().default('../var'),
+  extractsDir: z.string().default('../extracts'),
+  store: z
+    .union([
+      z.strictObject({ sqlite: z.strictObject({ path: z.string().min(1) }) }),
+      z.strictObject({ postgres: z.strictObject({ url: secretRef }) }),
+    ])
+    .optional(),
+  spool: z.strictObject({ keep: z.boolean().default(false) }).default({ keep: false }),
+  concurrency: z
+    .strictObject({ global: positiveInt.default(4), perSource: positiveInt.default(2) })
+    .default({ global: 4, perSource: 2 }),
+  shutdownGraceSeconds: z.number().int().min(0).default(30),
+  logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  sources: z.record(slug, sourceSchema).default({}),
+  destinations: z.record(slug, destinationSchema).default({}),
+  demo: z
+    .strictObject({
+      sisPath: z.string().min(1),
+      sftp: z.strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port,
+        root: z.string().min(1),
+        username: z.string().min(1),
+        hostKeyPath: z.string().min(1),
+        clientKeyPath: z.string().min(1),
+      }),
+    })
+    .optional(),
+});
+export type FerryFile = z.infer<typeof ferryFileSchema>;
+
+const gradeBand = z.string().regex(/^(PK|K|\d{1,2})-(PK|K|\d{1,2})$/i, 'must be a grade range like "K-5" or "9-12"');
+
+export const formatSchema = z
+  .strictObject({
+    kind: z.literal('csv').default('csv'),
+    delimiter: z.enum([',', '\t', ';', '|']).default(','),
+    lineEnding: z.enum(['crlf', 'lf']).default('crlf'),
+    bom: z.boolean().default(false),
+    header: z.boolean().default(true),
+    booleans: z.tuple([z.string(), z.string()]).default(['true', 'false']),
+  })
+  .default({ kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'] });
+export type FormatOptions = z.infer<typeof formatSchema>;
+
+export const integrationSchema = z.strictObject({
+  id: slug,
+  extract: slug,
+  source: slug,
+  destination: slug,
+  remotePath: z.string().min(1),
+  schedule: z.strictObject({ cron: cronExpr, timezone }),
+  params: z.record(z.string(), z.unknown()).default({}),
+  format: formatSchema,
+  enabled: z.boolean().default(true),
+  /** A run with no rows fails unless this is set: an empty roster looks like "delete everyone" to a vendor. */
+  allowEmpty: z.boolean().default(false),
+  inventory: z.strictObject({
+    vendor: z.string().min(1),
+    contact: z.string().min(1),
+    purpose: z.string().min(1),
+    ticket: z.union([z.string(), z.number()]).transform(String).optional(),
+    startDate: z.iso.date('must be a date like 2026-09-01').optional(),
+    notes: z.string().optional(),
+  }),
+});
+export type IntegrationInput = z.infer<typeof integrationSchema>;
+
+export const districtFileSchema = z.strictObject({
+  district: z.strictObject({
+    id: slug,
+    name: z.string().min(1),
+    contact: z.string().optional(),
+    gradeBands: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), gradeBand).default({}),
+  }),
+  integrations: z.array(z.unknown()).default([]),
+});
+
+export const PARAM_TYPES = ['string', 'integer', 'boolean', 'date', 'string[]'] as const;
+export const COLUMN_TYPES = ['string', 'integer', 'decimal', 'boolean', 'date', 'timestamp'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+export const STANDARD_FILTERS = ['schoolYear', 'buildings', 'grades', 'activeOnly', 'asOf'] as const;
+export type StandardFilter = (typeof STANDARD_FILTERS)[number];
+
+export const paramDeclSchema = z.strictObject({
+  type: z.enum(PARAM_TYPES),
+  description: z.string().optional(),
+  required: z.boolean().default(false),
+  default: z.unknown().optional(),
+  allowed: z.array(z.union([z.string(), z.number()])).optional(),
+});
+export type ParamDecl = z.infer<typeof paramDeclSchema>;
+
+export const extractFileSchema = z.strictObject({
+  name: slug,
+  description: z.string().min(1),
+  source: z.enum(SOURCE_KINDS),
+  filters: z.array(z.enum(STANDARD_FILTERS)).default([]),
+  params: z
+    .record(z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'must be a camelCase name'), paramDeclSchema)
+    .default({}),
+  columns: z
+    .array(z.strictObject({ name: z.string().min(1), type: z.enum(COLUMN_TYPES), description: z.string().optional() }))
+    .min(1, 'must declare at least one output column'),
+});

@@ -1,0 +1,88 @@
+/**
+ * Finds `:name` placeholders in SQL and rewrites them for a driver (`$1` for PostgreSQL, `?` for SQLite),
+ * skipping string literals, quoted identifiers, comments, dollar-quoted bodies and `::` casts.
+ * Values are bound by the driver; the text never contains them.
+ */
+export type PlaceholderStyle = 'dollar' | 'question';
+
+export interface CompiledSql {
+  readonly text: string;
+  /** Placeholder names in the order the driver expects values. */
+  readonly order: readonly string[];
+}
+
+export function findPlaceholders(sql: string): string[] {
+  return [...new Set(compileNamedSql(sql, 'question').order)];
+}
+
+export function compileNamedSql(sql: string, style: PlaceholderStyle): CompiledSql {
+  let out = '';
+  const order: string[] = [];
+  const indexOf = new Map<string, number>();
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i]!;
+    const next = sql[i + 1];
+    if (c === "'" || c === '"') {
+      const end = skipQuoted(sql, i, c);
+      out += sql.slice(i, end);
+      i = end;
+    } else if (c === '-' && next === '-') {
+      const end = sql.indexOf('\n', i);
+      const stop = end === -1 ? n : end;
+      out += sql.slice(i, stop);
+      i = stop;
+    } else if (c === '/' && next === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      const stop = end === -1 ? n : end + 2;
+      out += sql.slice(i, stop);
+      i = stop;
+    } else if (c === '$' && /[A-Za-z_$]/.test(next ?? '')) {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
+      if (tag) {
+        const end = sql.indexOf(tag[0], i + tag[0].length);
+        const stop = end === -1 ? n : end + tag[0].length;
+        out += sql.slice(i, stop);
+        i = stop;
+      } else {
+        out += c;
+        i++;
+      }
+    } else if (c === ':' && next === ':') {
+      out += '::';
+      i += 2;
+    } else if (c === ':' && /[A-Za-z_]/.test(next ?? '')) {
+      const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(sql.slice(i + 1))!;
+      const name = m[0];
+      if (style === 'dollar') {
+        let idx = indexOf.get(name);
+        if (idx === undefined) {
+          order.push(name);
+          idx = order.length;
+          indexOf.set(name, idx);
+        }
+        out += `$${idx}`;
+      } else {
+        order.push(name);
+        out += '?';
+      }
+      i += 1 + name.length;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return { text: out, order };
+}
+
+function skipQuoted(sql: string, start: number, quote: string): number {
+  let i = start + 1;
+  while (i < sql.length) {
+    if (sql[i] === quote) {
+      if (sql[i + 1] === quote) i += 2;
+      else return i + 1;
+    } else i++;
+  }
+  return sql.length;
+}

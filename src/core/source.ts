@@ -1,0 +1,43 @@
+import type { Logger } from 'winston';
+
+/** A value as a source driver hands it over; the format layer turns it into text using the declared column type. */
+export type CellValue = string | number | bigint | boolean | Date | Buffer | null | undefined;
+
+/** A batch of rows. `columns` is the same array for every batch of one stream. */
+export interface RowBatch {
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly CellValue[])[];
+}
+
+/**
+ * A query ready for the driver: SQL text with `:name` placeholders and the values to bind.
+ * Values are never pasted into the text; each connector turns placeholders into its driver's own binding.
+ */
+export interface BoundQuery {
+  readonly text: string;
+  readonly values: Readonly<Record<string, BindValue>>;
+}
+export type BindValue = string | number | boolean | null | readonly string[] | readonly number[];
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Rows per batch; a hint. */
+  batchSize?: number;
+  logger?: Logger;
+}
+
+export interface ConnectionInfo {
+  /** e.g. "PostgreSQL 15.8" */
+  server: string;
+  details?: Record<string, string | number>;
+}
+
+/** What the core needs from any source kind. Optional capabilities are optional methods. */
+export interface Source {
+  readonly kind: string;
+  /** Stream the rows of a query, batch by batch; always at least one batch (possibly empty) so the columns are known. Stops (and releases the connection) when the consumer stops or the signal aborts. */
+  stream(query: BoundQuery, options?: StreamOptions): AsyncIterable<RowBatch>;
+  /** Check reachability and credentials without reading student data. */
+  testConnection?(options?: { signal?: AbortSignal }): Promise<ConnectionInfo>;
+  close(): Promise<void>;
+}

@@ -330,7 +330,11 @@ export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: Sf
         logger.warn('sftp handle cleanup failed', { session, error: (err as Error).message }));
     }
   };
-  sftp.on('end', cleanup);
+  sftp.on('end', () => {
+    cleanup();
+    // The client sent EOF; close our side too, or OpenSSH's client waits forever for it.
+    sftp.end();
+  });
   sftp.on('close', cleanup);
   sftp.on('error', (err: Error) => {
     logger.warn('sftp protocol error', { session, error: err.message });

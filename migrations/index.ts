@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as runs from './20261123_001_runs.js';
+
+/**
+ * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
+ * test runner and from the compiled dist/ folder.
+ */
+const MIGRATIONS: Record<string, Knex.Migration> = {
+  '20261123_001_runs': runs,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(MIGRATIONS).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => MIGRATIONS[name]!,
+};

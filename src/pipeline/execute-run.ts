@@ -1,0 +1,139 @@
+import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'winston';
+import type { Clock } from '../core/clock.js';
+import type { Destination } from '../core/destination.js';
+import { FerryError, toFerryError } from '../core/errors.js';
+import type { Source } from '../core/source.js';
+import type { Integration } from '../config/model.js';
+import type { ResolvedParams } from '../config/params.js';
+import { renderRemotePath } from '../delivery/remote-path.js';
+import { encodeCsv } from '../formats/csv.js';
+
+/** Everything one stage of a run may use; nothing reads globals or process.env after start-up. */
+export interface RunContext {
+  readonly runId: number;
+  readonly integration: Integration;
+  readonly scheduledFor: Date | null;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+  readonly params: ResolvedParams;
+}
+
+export interface ExecuteOptions {
+  spoolDir: string;
+  keepSpool: boolean;
+  dryRun?: boolean | undefined;
+  openSource: () => Source;
+  openDestination: () => Destination;
+  onProgress?: ((rows: number) => void) | undefined;
+}
+
+export interface RunResult {
+  rows: number;
+  bytes: number;
+  sha256: string;
+  remotePath: string | null;
+  target: string | null;
+  /** The spool file, when it was kept (dry run or spool.keep). */
+  spoolPath: string | null;
+}
+
+/** One run: source → rows (streamed) → CSV → local spool file (0600) → delivery. Throws a FerryError on failure. */
+export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise<RunResult> {
+  const { integration, logger, signal } = ctx;
+  const at = ctx.scheduledFor ?? ctx.clock.now();
+  const dest = integration.destination;
+  // Render first: a path that escapes the base folder fails before any student data is read.
+  const remotePath = renderRemotePath(
+    integration.remotePath,
+    dest.basePath,
+    { district: integration.district.id, integration: integration.id, extract: integration.extract.name, runId: String(ctx.runId), at, timezone: integration.schedule.timezone },
+    integration.id,
+  );
+
+  await fsp.mkdir(opts.spoolDir, { recursive: true, mode: 0o700 });
+  const ext = integration.format.delimiter === '\t' ? 'tsv' : 'csv';
+  const finalSpool = path.join(opts.spoolDir, `${ctx.runId}-${integration.id}.${ext}`);
+  const partSpool = `${finalSpool}.part`;
+  let kept = false;
+  const source = opts.openSource();
+  try {
+    const hash = crypto.createHash('sha256');
+    let bytes = 0;
+    const stats = { rows: 0 };
+    let lastProgress = 0;
+    const batches = source.stream({ text: integration.extract.sql, values: ctx.params.binds }, { signal, logger });
+    const encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats);
+    async function* hashed(): AsyncGenerator<Buffer> {
+      for await (const chunk of encoded) {
+        const buf = Buffer.from(chunk, 'utf8');
+        hash.update(buf);
+        bytes += buf.length;
+        if (opts.onProgress && stats.rows - lastProgress >= 10_000) {
+          lastProgress = stats.rows;
+          opts.onProgress(stats.rows);
+        }
+        yield buf;
+      }
+    }
+    logger.info('extract started', { source: integration.source.id, extract: integration.extract.name });
+    const out = await openSpool(partSpool, integration.id);
+    await pipeline(Readable.from(hashed()), out, { signal });
+    await source.close();
+    opts.onProgress?.(stats.rows);
+    const sha256 = hash.digest('hex');
+    logger.info('extract written', { rows: stats.rows, bytes });
+
+    if (stats.rows === 0 && !integration.allowEmpty) {
+      throw new FerryError('empty_result', `integration ${integration.id}: the extract returned no rows, so nothing was delivered (set allowEmpty: true if an empty file is expected)`, {
+        integration: integration.id,
+        field: 'allowEmpty',
+      });
+    }
+    await fsp.rename(partSpool, finalSpool);
+
+    if (opts.dryRun) {
+      kept = true;
+      logger.info('dry run: file kept locally, not delivered', { spoolPath: finalSpool });
+      return { rows: stats.rows, bytes, sha256, remotePath: null, target: null, spoolPath: finalSpool };
+    }
+    signal.throwIfAborted();
+    logger.info('delivery started', { destination: dest.id, remotePath });
+    const destination = opts.openDestination();
+    const receipt = await destination.deliver({ localPath: finalSpool, remotePath, bytes, runId: ctx.runId, signal });
+    await destination.close?.();
+    kept = opts.keepSpool;
+    return { rows: stats.rows, bytes, sha256, remotePath: receipt.remotePath, target: receipt.target, spoolPath: kept ? finalSpool : null };
+  } catch (err) {
+    if (signal.aborted) {
+      throw new FerryError('aborted', `integration ${integration.id}: run stopped (${String(signal.reason instanceof Error ? signal.reason.message : signal.reason ?? 'aborted')}); nothing was delivered`, {
+        integration: integration.id,
+        cause: err,
+      });
+    }
+    throw toFerryError(err);
+  } finally {
+    await source.close().catch(() => undefined);
+    await fsp.rm(partSpool, { force: true });
+    if (!kept) await fsp.rm(finalSpool, { force: true });
+  }
+}
+
+async function openSpool(file: string, integrationId: string): Promise<Writable> {
+  try {
+    // 'wx' + 0600: never reuse a file, never world-readable, even for an instant.
+    const handle = await fsp.open(file, 'wx', 0o600);
+    return handle.createWriteStream({ highWaterMark: 1 << 20 });
+  } catch (err) {
+    throw new FerryError('spool', `integration ${integrationId}: cannot create spool file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+      integration: integrationId,
+      field: 'dataDir',
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,60 @@
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped', 'interrupted'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const RUN_TRIGGERS = ['schedule', 'manual', 'retry'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
+export interface RunRecord {
+  id: number;
+  integrationId: string;
+  districtId: string;
+  extract: string;
+  trigger: RunTrigger;
+  requestedBy: string;
+  scheduledFor: Date | null;
+  params: Record<string, unknown>;
+  status: RunStatus;
+  dryRun: boolean;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  rows: number | null;
+  bytes: number | null;
+  sha256: string | null;
+  remotePath: string | null;
+  target: string | null;
+  errorKind: string | null;
+  error: string | null;
+  host: string;
+  pid: number;
+}
+
+const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** SQLite hands back text and 0/1, PostgreSQL Date objects and bigint strings: one mapping for both. */
+export function rowToRun(r: Record<string, unknown>): RunRecord {
+  return {
+    id: Number(r.id),
+    integrationId: String(r.integration_id),
+    districtId: String(r.district_id),
+    extract: String(r.extract),
+    trigger: r.trigger as RunTrigger,
+    requestedBy: String(r.requested_by),
+    scheduledFor: date(r.scheduled_for),
+    params: JSON.parse(String(r.params_json)) as Record<string, unknown>,
+    status: r.status as RunStatus,
+    dryRun: Boolean(r.dry_run),
+    createdAt: date(r.created_at)!,
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+    rows: num(r.rows),
+    bytes: num(r.bytes),
+    sha256: (r.sha256 as string | null) ?? null,
+    remotePath: (r.remote_path as string | null) ?? null,
+    target: (r.target as string | null) ?? null,
+    errorKind: (r.error_kind as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    host: String(r.host),
+    pid: Number(r.pid),
+  };
+}

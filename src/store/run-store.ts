@@ -1,0 +1,244 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory from 'knex';
+import type { Knex } from 'knex';
+import { migrationSource } from '../../migrations/index.js';
+import type { Clock } from '../core/clock.js';
+import { FerryError } from '../core/errors.js';
+import { scrubSecrets } from '../config/secrets.js';
+import { rowToRun, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
+
+export type { RunRecord, RunStatus, RunTrigger } from './run-record.js';
+
+export type StoreTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+export interface ClaimInput {
+  integrationId: string;
+  districtId: string;
+  extract: string;
+  trigger: RunTrigger;
+  requestedBy: string;
+  scheduledFor: Date | null;
+  params: Readonly<Record<string, unknown>>;
+  dryRun?: boolean;
+  host: string;
+  pid: number;
+}
+
+export type ClaimResult =
+  | { claimed: true; run: RunRecord }
+  /** Another run of the integration is going: a skipped run was recorded. */
+  | { claimed: false; reason: 'already_running'; run: RunRecord; runningId: number }
+  /** This scheduled slot was already recorded (by this or another process): nothing new recorded. */
+  | { claimed: false; reason: 'slot_taken'; run: RunRecord };
+
+export interface RunOutcome {
+  status: Exclude<RunStatus, 'running'>;
+  rows?: number | null;
+  bytes?: number | null;
+  sha256?: string | null;
+  remotePath?: string | null;
+  target?: string | null;
+  errorKind?: string | null;
+  error?: string | null;
+}
+
+export interface LogEntry {
+  at: Date;
+  level: string;
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface IntegrationState {
+  integrationId: string;
+  enabled: boolean;
+  reason: string | null;
+  changedBy: string;
+  changedAt: Date;
+}
+
+export interface RunStore {
+  claimRun(input: ClaimInput): Promise<ClaimResult>;
+  markStarted(runId: number): Promise<void>;
+  finishRun(runId: number, outcome: RunOutcome): Promise<RunRecord>;
+  getRun(runId: number): Promise<RunRecord | undefined>;
+  listRuns(filter?: { integrationId?: string; limit?: number }): Promise<RunRecord[]>;
+  lastRuns(): Promise<Map<string, RunRecord>>;
+  appendLogs(runId: number, entries: readonly LogEntry[]): Promise<void>;
+  getLogs(runId: number): Promise<LogEntry[]>;
+  setEnabled(integrationId: string, enabled: boolean, reason: string | null, by: string): Promise<void>;
+  getStates(): Promise<Map<string, IntegrationState>>;
+  /** Runs left `running` by a process on this host that no longer exists are marked interrupted. */
+  interruptOrphans(host: string, isAlive: (pid: number) => boolean): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function openRunStore(target: StoreTarget, clock: Clock): Promise<RunStore> {
+  const knex = createKnex(target);
+  try {
+    const [, log] = await knex.migrate.latest({ migrationSource });
+    void log;
+  } catch (err) {
+    await knex.destroy().catch(() => undefined);
+    const where = target.kind === 'sqlite' ? target.path : 'the PostgreSQL run store';
+    throw new FerryError('config', `cannot open the run store at ${where}: ${scrubSecrets((err as Error).message)}`, { field: 'store', cause: err });
+  }
+  return createRunStore(knex, clock);
+}
+
+function createKnex(target: StoreTarget): Knex {
+  if (target.kind === 'sqlite') {
+    fs.mkdirSync(path.dirname(target.path), { recursive: true, mode: 0o700 });
+    fs.closeSync(fs.openSync(target.path, 'a', 0o600));
+    return knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: target.path },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        // The daemon and the CLI share the file: WAL lets one write while the other reads; busy_timeout waits out a writer.
+        afterCreate: (conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) => {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('busy_timeout = 10000');
+          conn.pragma('foreign_keys = ON');
+          done(null, conn);
+        },
+      },
+    });
+  }
+  return knexFactory({ client: 'pg', connection: target.url, pool: { min: 0, max: 4 } });
+}
+
+const iso = (d: Date) => d.toISOString();
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(e.message ?? '');
+}
+
+export function createRunStore(knex: Knex, clock: Clock): RunStore {
+  const insertRun = async (input: ClaimInput, status: RunStatus, extra: Record<string, unknown> = {}): Promise<RunRecord> => {
+    const now = iso(clock.now());
+    const row = {
+      integration_id: input.integrationId,
+      district_id: input.districtId,
+      extract: input.extract,
+      trigger: input.trigger,
+      requested_by: input.requestedBy,
+      scheduled_for: input.scheduledFor ? iso(input.scheduledFor) : null,
+      params_json: JSON.stringify(input.params),
+      status,
+      dry_run: input.dryRun ?? false,
+      created_at: now,
+      host: input.host,
+      pid: input.pid,
+      ...extra,
+    };
+    const [inserted] = await knex('runs').insert(row).returning('*');
+    return rowToRun(inserted);
+  };
+
+  const getRun = async (runId: number) => {
+    const row = await knex('runs').where({ id: runId }).first();
+    return row ? rowToRun(row) : undefined;
+  };
+
+  return {
+    async claimRun(input) {
+      try {
+        return { claimed: true, run: await insertRun(input, 'running') };
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+      }
+      if (input.scheduledFor) {
+        const slot = await knex('runs').where({ integration_id: input.integrationId, scheduled_for: iso(input.scheduledFor) }).first();
+        if (slot) return { claimed: false, reason: 'slot_taken', run: rowToRun(slot) };
+      }
+      const running = await knex('runs').where({ integration_id: input.integrationId, status: 'running' }).first();
+      if (!running) return this.claimRun(input); // the other run finished in between: try again
+      const now = iso(clock.now());
+      const skipped = await insertRun(input, 'skipped', {
+        started_at: now,
+        finished_at: now,
+        error_kind: 'already_running',
+        error: `integration ${input.integrationId} is already running (run ${running.id}); this run was skipped`,
+      });
+      return { claimed: false, reason: 'already_running', run: skipped, runningId: running.id };
+    },
+    async markStarted(runId) {
+      await knex('runs').where({ id: runId }).update({ started_at: iso(clock.now()) });
+    },
+    async finishRun(runId, o) {
+      await knex('runs')
+        .where({ id: runId })
+        .update({
+          status: o.status,
+          finished_at: iso(clock.now()),
+          rows: o.rows ?? null,
+          bytes: o.bytes ?? null,
+          sha256: o.sha256 ?? null,
+          remote_path: o.remotePath ?? null,
+          target: o.target ?? null,
+          error_kind: o.errorKind ?? null,
+          error: o.error ? scrubSecrets(o.error) : null,
+        });
+      return (await getRun(runId))!;
+    },
+    getRun,
+    async listRuns(filter = {}) {
+      const q = knex('runs').orderBy('id', 'desc').limit(filter.limit ?? 50);
+      if (filter.integrationId) q.where({ integration_id: filter.integrationId });
+      return (await q).map(rowToRun);
+    },
+    async lastRuns() {
+      const rows = await knex('runs').whereIn('id', knex('runs').max('id').groupBy('integration_id'));
+      return new Map(rows.map((r) => [r.integration_id as string, rowToRun(r)]));
+    },
+    async appendLogs(runId, entries) {
+      if (entries.length === 0) return;
+      await knex('run_logs').insert(
+        entries.map((e) => ({
+          run_id: runId,
+          at: iso(e.at),
+          level: e.level,
+          message: scrubSecrets(e.message),
+          fields_json: e.fields && Object.keys(e.fields).length ? scrubSecrets(JSON.stringify(e.fields)) : null,
+        })),
+      );
+    },
+    async getLogs(runId) {
+      const rows = await knex('run_logs').where({ run_id: runId }).orderBy('id');
+      return rows.map((r) => ({ at: new Date(r.at), level: r.level, message: r.message, ...(r.fields_json ? { fields: JSON.parse(r.fields_json) } : {}) }));
+    },
+    async setEnabled(integrationId, enabled, reason, by) {
+      await knex('integration_state')
+        .insert({ integration_id: integrationId, enabled, reason, changed_by: by, changed_at: iso(clock.now()) })
+        .onConflict('integration_id')
+        .merge();
+    },
+    async getStates() {
+      const rows = await knex('integration_state');
+      return new Map(
+        rows.map((r) => [
+          r.integration_id as string,
+          { integrationId: r.integration_id, enabled: Boolean(r.enabled), reason: r.reason ?? null, changedBy: r.changed_by, changedAt: new Date(r.changed_at) },
+        ]),
+      );
+    },
+    async interruptOrphans(host, isAlive) {
+      const running = await knex('runs').where({ status: 'running', host });
+      const dead = running.filter((r) => !isAlive(Number(r.pid)));
+      for (const r of dead) {
+        await knex('runs')
+          .where({ id: r.id, status: 'running' })
+          .update({ status: 'interrupted', finished_at: iso(clock.now()), error_kind: 'aborted', error: `the process running it (pid ${r.pid}) stopped before the run finished` });
+      }
+      return dead.length;
+    },
+    async close() {
+      await knex.destroy();
+    },
+  };
+}

@@ -50,7 +50,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
     Object.entries(main.destinations).map(([id, d]) => [id, Object.freeze({ ...d, ...(d.kind === 'local' ? { basePath: at(d.basePath) } : {}), id })]),
   );
   for (const [id, d] of destinations) {
-    if (d.kind === 'sftp') for (const p of checkTemplate(d.basePath)) add(mainFile, `destinations.${id}.basePath`, p);
+    if (d.kind === 'sftp' && d.basePath.split('/').includes('..')) add(mainFile, `destinations.${id}.basePath`, 'must not contain ".."');
   }
 
   const extractsDir = at(main.extractsDir);

@@ -111,6 +111,7 @@ export async function startEmbeddedSftpServer(opts: EmbeddedSftpOptions): Promis
     throw new Error('Embedded SFTP server needs authorizedKeys or a password');
   }
   const hostKeyText = opts.hostKey.toString();
+  if (!parseSshKey(hostKeyText, 'host key').isPrivateKey()) throw new Error('hostKey must be a private key');
   const hostKeyFingerprint = fingerprintOfPrivateKey(hostKeyText);
   const allowedMethods: ('publickey' | 'password')[] = [];
   if (authorized.length > 0) allowedMethods.push('publickey');
@@ -164,9 +165,12 @@ export async function startEmbeddedSftpServer(opts: EmbeddedSftpOptions): Promis
   };
 
   const ssh = new Server({ hostKeys: [hostKeyText] }, onClient);
+  ssh.on('error', (err: Error) => logger.warn('ssh server error', { error: err.message }));
   // We own the listener so close() can reach every raw socket; ssh2 only sees injected sockets.
   const listener = net.createServer((socket) => {
     sockets.add(socket);
+    // SFTP status replies are tiny; with Nagle they wait on delayed ACKs and stall pipelined writes.
+    socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     ssh.injectSocket(socket);

@@ -11,9 +11,21 @@ export interface KeyPair {
   publicKey: string;
 }
 
+// "ssh-ed25519" string + 32-byte key string, each with a uint32 length prefix.
+const ED25519_BLOB_LENGTH = 4 + 11 + 4 + 32;
+
 export function generateEd25519KeyPair(comment?: string): KeyPair {
-  const pair = utils.generateKeyPairSync('ed25519', comment === undefined ? {} : { comment });
-  return { privateKey: pair.private, publicKey: pair.public };
+  // ssh2 1.17's keygen strips leading zero bytes from the raw ed25519 public key, so about 1 in
+  // 256 generated pairs is malformed (31-byte key, unparseable by ssh2 and OpenSSH). Retry those.
+  for (let attempt = 0; attempt < 32; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', comment === undefined ? {} : { comment });
+    const pub = utils.parseKey(pair.public);
+    const priv = utils.parseKey(pair.private);
+    if (pub instanceof Error || priv instanceof Error || Array.isArray(pub) || Array.isArray(priv)) continue;
+    if (pub.getPublicSSH().length !== ED25519_BLOB_LENGTH) continue;
+    return { privateKey: pair.private, publicKey: pair.public };
+  }
+  throw new Error('Could not generate a well-formed ed25519 key pair');
 }
 
 /** OpenSSH-style fingerprint of a wire-format public key blob. */

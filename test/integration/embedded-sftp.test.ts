@@ -195,6 +195,8 @@ describe('embedded SFTP server', () => {
     expect((await stat(join(work, 'keys', 'id_ed25519'))).mode & 0o777).toBe(0o600);
     const again = await ensureKeyPairFiles(join(work, 'keys', 'id_ed25519'));
     expect(again).toMatchObject({ created: false, fingerprint: keys.fingerprint, privateKey: keys.privateKey });
+    const keygen = await execFileAsync('ssh-keygen', ['-lf', join(work, 'keys', 'id_ed25519.pub')]);
+    expect(keygen.stdout.split(' ')[1]).toBe(keys.fingerprint);
 
     const ssh = await startEmbeddedSftpServer({
       root: join(work, 'root'), port: 0, hostKey: hostKey.privateKey, username: USER, authorizedKeys: [keys.publicKey],

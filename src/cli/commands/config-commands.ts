@@ -1,0 +1,135 @@
+import { ConfigError, formatProblem, tryLoadConfig } from '../../config/loader.js';
+import type { Integration } from '../../config/model.js';
+import { resolveParams } from '../../config/params.js';
+import { nextFireTimes } from '../../scheduler/scheduler.js';
+import type { IntegrationState, RunRecord } from '../../store/run-store.js';
+import { findIntegration, withRuntime, type GlobalOptions, type Io } from '../context.js';
+import { formatBytes, formatInZone, runToJson, table } from '../output.js';
+
+/** `ferry validate`: every problem at once, each with its file and field; exit 2 when there are any. */
+export async function cmdValidate(opts: GlobalOptions, io: Io): Promise<number> {
+  const res = tryLoadConfig(opts.config);
+  if (!res.ok) {
+    io.err(`${res.problems.length} problem${res.problems.length === 1 ? '' : 's'} in ${opts.config}:\n`);
+    for (const p of res.problems) io.err(`  ${formatProblem(p)}\n`);
+    return 2;
+  }
+  const c = res.config;
+  io.out(`ok: ${c.integrations.size} integrations in ${c.districts.size} districts, ${c.extracts.size} extracts, ${c.sources.size} sources, ${c.destinations.size} destinations\n`);
+  return 0;
+}
+
+function effectiveEnabled(i: Integration, states: Map<string, IntegrationState>): boolean {
+  return states.get(i.id)?.enabled ?? i.enabled;
+}
+
+/** `ferry list [--json]`: every integration with its next run and last status. */
+export async function cmdList(opts: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {
+  return withRuntime(opts, async (rt) => {
+    const [last, states] = await Promise.all([rt.store.lastRuns(), rt.store.getStates()]);
+    const rows = [...rt.config.integrations.values()].map((i) => {
+      const enabled = effectiveEnabled(i, states);
+      const next = enabled ? nextFireTimes(i.schedule, 1)[0] ?? null : null;
+      return { i, enabled, next, last: last.get(i.id) };
+    });
+    if (opts.json) {
+      io.out(
+        JSON.stringify(
+          rows.map(({ i, enabled, next, last: l }) => ({
+            id: i.id,
+            district: i.district.id,
+            extract: i.extract.name,
+            vendor: i.inventory.vendor,
+            schedule: i.schedule,
+            enabled,
+            nextRun: next?.toISOString() ?? null,
+            lastRun: l ? { id: l.id, status: l.status, finishedAt: l.finishedAt?.toISOString() ?? null } : null,
+          })),
+          null,
+          2,
+        ) + '\n',
+      );
+      return 0;
+    }
+    io.out(
+      table(
+        ['INTEGRATION', 'DISTRICT', 'VENDOR', 'SCHEDULE', 'ENABLED', 'NEXT RUN', 'LAST RUN'],
+        rows.map(({ i, enabled, next, last: l }) => [
+          i.id,
+          i.district.id,
+          i.inventory.vendor,
+          `${i.schedule.cron} (${i.schedule.timezone})`,
+          enabled ? 'yes' : 'no',
+          next ? formatInZone(next, i.schedule.timezone) : '-',
+          l ? `${l.status} (run ${l.id})` : 'never',
+        ]),
+      ),
+    );
+    return 0;
+  });
+}
+
+/** `ferry show <id> [--json]`: what the integration sends, where, when, why, and its recent runs. */
+export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {
+  return withRuntime(opts, async (rt) => {
+    const i = findIntegration(rt, id);
+    const [states, runs] = await Promise.all([rt.store.getStates(), rt.store.listRuns({ integrationId: id, limit: 5 })]);
+    const state = states.get(id);
+    const params = resolveParams(i.id, i.extract, i.district, i.params, rt.clock.now(), i.schedule.timezone).values;
+    const next = nextFireTimes(i.schedule, 3);
+    const dest = i.destination.kind === 'sftp' ? `sftp://${i.destination.username}@${i.destination.host}:${i.destination.port}${i.destination.basePath}` : `file://${i.destination.basePath}`;
+    const info = {
+      id: i.id,
+      file: i.file,
+      district: { id: i.district.id, name: i.district.name, contact: i.district.contact ?? null },
+      extract: { name: i.extract.name, description: i.extract.description, file: i.extract.file },
+      source: { id: i.source.id, kind: i.source.kind },
+      destination: { id: i.destination.id, kind: i.destination.kind, target: dest },
+      remotePath: i.remotePath,
+      schedule: i.schedule,
+      nextRuns: next.map((d) => d.toISOString()),
+      enabled: state?.enabled ?? i.enabled,
+      enabledChange: state ? { enabled: state.enabled, reason: state.reason, by: state.changedBy, at: state.changedAt.toISOString() } : null,
+      params,
+      format: i.format,
+      inventory: i.inventory,
+      columns: i.extract.columns,
+      recentRuns: runs.map(runToJson),
+    };
+    if (opts.json) {
+      io.out(JSON.stringify(info, null, 2) + '\n');
+      return 0;
+    }
+    const lines = [
+      `${i.id}  (${i.file})`,
+      `  district     ${i.district.name} [${i.district.id}]`,
+      `  vendor       ${i.inventory.vendor}`,
+      `  purpose      ${i.inventory.purpose}`,
+      `  contact      ${i.inventory.contact}`,
+      ...(i.inventory.ticket ? [`  ticket       ${i.inventory.ticket}`] : []),
+      ...(i.inventory.startDate ? [`  start date   ${i.inventory.startDate}`] : []),
+      ...(i.inventory.notes ? [`  notes        ${i.inventory.notes}`] : []),
+      `  extract      ${i.extract.name}: ${i.extract.description}`,
+      `  source       ${i.source.id} (${i.source.kind})`,
+      `  destination  ${i.destination.id} → ${dest}`,
+      `  remote path  ${i.remotePath}`,
+      `  schedule     ${i.schedule.cron} in ${i.schedule.timezone}; next ${next.map((d) => formatInZone(d, i.schedule.timezone)).join(', ')}`,
+      `  enabled      ${info.enabled ? 'yes' : 'no'}${state ? ` (set by ${state.changedBy} at ${state.changedAt.toISOString()}${state.reason ? `: ${state.reason}` : ''})` : ' (from config)'}`,
+      `  parameters   ${Object.entries(params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') || '(all)' : String(v)}`).join('  ')}`,
+      `  fields sent  ${i.extract.columns.map((c) => `${c.name} (${c.type})`).join(', ')}`,
+      '  recent runs',
+      ...(runs.length ? runs.map((r: RunRecord) => `    ${r.id}  ${r.status.padEnd(11)} ${r.startedAt?.toISOString() ?? r.createdAt.toISOString()}  ${r.rows ?? ''} rows ${formatBytes(r.bytes)}  ${r.remotePath ?? r.error ?? ''}`) : ['    (none)']),
+    ];
+    io.out(lines.join('\n') + '\n');
+    return 0;
+  });
+}
+
+/** `ferry next <id> [--count N]`: the coming fire times, in the integration's zone and in UTC. */
+export async function cmdNext(id: string, opts: GlobalOptions & { count: number }, io: Io): Promise<number> {
+  const res = tryLoadConfig(opts.config);
+  if (!res.ok) throw new ConfigError(res.problems);
+  const i = findIntegration(res, id);
+  for (const d of nextFireTimes(i.schedule, opts.count)) io.out(`${formatInZone(d, i.schedule.timezone)}  (${d.toISOString()})\n`);
+  return 0;
+}

@@ -1,0 +1,104 @@
+import { createSource } from '../../../connectors/index.js';
+import type { Integration } from '../../config/model.js';
+import { resolveParams } from '../../config/params.js';
+import { FerryError } from '../../core/errors.js';
+import type { RowBatch } from '../../core/source.js';
+import { startDemoSftp } from '../../demo/bootstrap.js';
+import type { EmbeddedSftpServer } from '../../demo/sftp-server.js';
+import { encodeCsv } from '../../formats/csv.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { currentUser, findIntegration, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
+import { formatBytes } from '../output.js';
+
+export interface RunCommandOptions extends GlobalOptions {
+  param: string[];
+  dryRun?: boolean;
+}
+
+/**
+ * `ferry run <id>`: run now, in the foreground, recorded as a manual run by the current user.
+ * Exit 0 when it succeeded, 1 when it failed or was skipped, 2 for a bad parameter.
+ */
+export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promise<number> {
+  const overrides = parseParamPairs(opts.param);
+  return withRuntime(opts, async (rt) => {
+    const integration = findIntegration(rt, id);
+    const demo = await startDemoSftpIfNeeded(rt, integration);
+    const controller = new AbortController();
+    const onSignal = () => controller.abort(new Error('stopped from the keyboard'));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const progress = io.isTty ? (rows: number) => io.err(`\r${id}: ${rows.toLocaleString('en-US')} rows`) : undefined;
+      const report = await rt.runner.run(integration, {
+        trigger: 'manual',
+        requestedBy: currentUser(),
+        overrides,
+        dryRun: opts.dryRun ?? false,
+        signal: controller.signal,
+        ...(progress ? { onProgress: progress } : {}),
+      });
+      if (io.isTty) io.err('\n');
+      const r = report.run;
+      if (r.status === 'succeeded') {
+        const where = report.spoolPath ? `written to ${report.spoolPath} (dry run: not delivered)` : `delivered to ${r.target}${r.remotePath}`;
+        io.out(`run ${r.id} succeeded: ${r.rows} rows, ${r.bytes} bytes (${formatBytes(r.bytes)}), sha256 ${r.sha256}, ${where}\n`);
+        return 0;
+      }
+      io.err(`ferry: run ${r.id} ${r.status}: ${report.error?.message ?? r.error}\n`);
+      return report.error?.kind === 'params' ? 2 : 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await demo?.close();
+    }
+  });
+}
+
+/**
+ * The demo's SFTP server normally lives in the daemon. When the daemon is not running, `ferry run` starts it for the
+ * length of the run so the demo works from the CLI alone; when the port is taken, the daemon is serving it.
+ */
+async function startDemoSftpIfNeeded(rt: Runtime, integration: Integration): Promise<EmbeddedSftpServer | undefined> {
+  const demo = rt.config.demo;
+  if (!demo || integration.destination.kind !== 'sftp' || integration.destination.port !== demo.sftp.port) return undefined;
+  try {
+    return await startDemoSftp(demo);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return undefined;
+    throw err;
+  }
+}
+
+/** `ferry preview <id> [--limit N]`: the first rows exactly as they would be written, without recording a run or delivering. */
+export async function cmdPreview(id: string, opts: GlobalOptions & { param: string[]; limit: number }, io: Io): Promise<number> {
+  const overrides = parseParamPairs(opts.param);
+  if (!Number.isSafeInteger(opts.limit) || opts.limit < 1) throw new FerryError('params', '--limit must be a positive whole number', { field: 'limit' });
+  return withRuntime(opts, async (rt) => {
+    const i = findIntegration(rt, id);
+    const params = resolveParams(i.id, i.extract, i.district, { ...i.params, ...overrides }, rt.clock.now(), i.schedule.timezone);
+    const source = createSource(i.source, { configDir: rt.config.dir, integration: i.id });
+    const controller = new AbortController();
+    const stats = { rows: 0 };
+    try {
+      const limited = limitRows(source.stream({ text: i.extract.sql, values: params.binds }, { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit);
+      for await (const chunk of encodeCsv(limited, i.extract.columns, { ...i.format, bom: false, lineEnding: 'lf' }, i.id, stats)) io.out(chunk);
+    } finally {
+      controller.abort();
+      await source.close();
+    }
+    rt.logger.info('preview shown', { integration: i.id, rows: stats.rows, by: currentUser() });
+    io.err(`(${stats.rows} row${stats.rows === 1 ? '' : 's'} shown; nothing recorded or delivered)\n`);
+    return 0;
+  });
+}
+
+async function* limitRows(batches: AsyncIterable<RowBatch>, limit: number): AsyncGenerator<RowBatch> {
+  let left = limit;
+  for await (const b of batches) {
+    const rows = b.rows.length > left ? b.rows.slice(0, left) : b.rows;
+    left -= rows.length;
+    yield { columns: b.columns, rows };
+    if (left <= 0) return;
+  }
+}

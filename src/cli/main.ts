@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, formatProblem } from '../config/loader.js';
+import { isFerryError } from '../core/errors.js';
+import { cmdList, cmdNext, cmdShow, cmdValidate } from './commands/config-commands.js';
+import { cmdHistory, cmdLogs } from './commands/history-commands.js';
+import { cmdPreview, cmdRun } from './commands/run-commands.js';
+import { cmdSetEnabled } from './commands/state-commands.js';
+import type { GlobalOptions, Io } from './context.js';
+
+/** The admin CLI. Only this layer prints and picks exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  let code = 0;
+  const program = new Command('ferry')
+    .description('Ferry: run, schedule and audit school-data extracts delivered to district SFTP folders')
+    .addOption(new Option('-c, --config <dir>', 'config folder').default(process.env.FERRY_CONFIG ?? 'config'))
+    .option('-v, --verbose', 'show stack traces on errors')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run ferry --help for usage)');
+
+  const g = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+  const positiveInt = (v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
+    return n;
+  };
+  const collect = (v: string, prev: string[]) => [...prev, v];
+
+  program.command('validate').description('check the config, extracts and integrations; list every problem').action(async (_o, cmd: Command) => {
+    code = await cmdValidate(g(cmd), io);
+  });
+  program.command('list').description('integrations with their next run and last status').option('--json', 'JSON output').action(async (o, cmd: Command) => {
+    code = await cmdList({ ...g(cmd), ...o }, io);
+  });
+  program.command('show <id>').description('everything about one integration: what, where, when, why').option('--json', 'JSON output').action(async (id: string, o, cmd: Command) => {
+    code = await cmdShow(id, { ...g(cmd), ...o }, io);
+  });
+  program
+    .command('run <id>')
+    .description('run an integration now, in the foreground')
+    .option('-p, --param <name=value>', 'override a parameter (repeatable)', collect, [])
+    .option('--dry-run', 'write the file locally and do not deliver it')
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdRun(id, { ...g(cmd), ...o }, io);
+    });
+  program
+    .command('preview <id>')
+    .description('print the first rows as they would be written (nothing recorded or delivered)')
+    .option('-n, --limit <n>', 'rows to show', positiveInt, 10)
+    .option('-p, --param <name=value>', 'override a parameter (repeatable)', collect, [])
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdPreview(id, { ...g(cmd), ...o }, io);
+    });
+  program
+    .command('history [id]')
+    .description('recorded runs, newest first')
+    .option('--json', 'JSON output')
+    .option('-n, --limit <n>', 'how many runs', positiveInt, 20)
+    .action(async (id: string | undefined, o, cmd: Command) => {
+      code = await cmdHistory(id, { ...g(cmd), ...o }, io);
+    });
+  program.command('logs <run-id>').description("a run's log lines").option('--json', 'JSON output').action(async (id: string, o, cmd: Command) => {
+    code = await cmdLogs(id, { ...g(cmd), ...o }, io);
+  });
+  program.command('enable <id>').description('enable an integration (recorded with who)').action(async (id: string, _o, cmd: Command) => {
+    code = await cmdSetEnabled(id, true, g(cmd), io);
+  });
+  program
+    .command('disable <id>')
+    .description('disable an integration (recorded with who and why)')
+    .requiredOption('-r, --reason <text>', 'why it is disabled')
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdSetEnabled(id, false, { ...g(cmd), ...o }, io);
+    });
+  program
+    .command('next <id>')
+    .description('the next fire times of an integration')
+    .option('-n, --count <n>', 'how many', positiveInt, 5)
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdNext(id, { ...g(cmd), ...o }, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const verbose = argv.includes('--verbose') || argv.includes('-v');
+    if (err instanceof ConfigError) {
+      io.err(`ferry: the configuration has ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}:\n`);
+      for (const p of err.problems) io.err(`  ${formatProblem(p)}\n`);
+      return 2;
+    }
+    io.err(`ferry: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (verbose && err instanceof Error) io.err(`${err.stack}\n${err.cause instanceof Error ? `caused by: ${err.cause.stack}\n` : ''}`);
+    return isFerryError(err) && (err.kind === 'config' || err.kind === 'params') ? 2 : 1;
+  }
+}
+
+const isMain = process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(process.argv[1])).href;
+if (isMain) {
+  process.umask(0o077);
+  const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), isTty: Boolean(process.stderr.isTTY) };
+  runCli(process.argv.slice(2), io).then((code) => {
+    process.exitCode = code;
+  });
+}

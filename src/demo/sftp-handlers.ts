@@ -1,11 +1,13 @@
-import { constants as fsc, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import type { Dir } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { Attributes, FileEntry, SFTPWrapper } from 'ssh2';
-import { attrsFromStats, Chroot, longname, safeMode, statusForError } from './sftp-paths.js';
+import {
+  attrsFromStats, Chroot, longname, openFlags, readSshString, RequestError, safeMode, statusForError,
+} from './sftp-paths.js';
 
-const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
+const { STATUS_CODE } = ssh2.utils.sftp;
 
 export interface SftpLogger {
   info(msg: string, meta?: object): void;
@@ -24,43 +26,15 @@ const MAX_HANDLES = 256;
 interface OpenFile {
   kind: 'file';
   fh: fs.FileHandle;
-  virtual: string;
   pending: Set<Promise<unknown>>;
 }
 interface OpenDir {
   kind: 'dir';
   dir: Dir;
   local: string;
-  virtual: string;
   pending: Set<Promise<unknown>>;
 }
 type OpenHandle = OpenFile | OpenDir;
-
-class RequestError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-function openFlags(pflags: number): number {
-  const read = (pflags & OPEN_MODE.READ) !== 0;
-  const write = (pflags & OPEN_MODE.WRITE) !== 0;
-  let flags = read && write ? fsc.O_RDWR : write ? fsc.O_WRONLY : fsc.O_RDONLY;
-  if (pflags & OPEN_MODE.CREAT) flags |= fsc.O_CREAT;
-  if (pflags & OPEN_MODE.TRUNC) flags |= fsc.O_TRUNC;
-  if (pflags & OPEN_MODE.EXCL) flags |= fsc.O_EXCL;
-  if (pflags & OPEN_MODE.APPEND) flags |= fsc.O_APPEND;
-  // The last component was resolved already; refuse a symlink swapped in since then.
-  return flags | fsc.O_NOFOLLOW;
-}
-
-function readString(buf: Buffer, offset: number): [string, number] {
-  if (offset + 4 > buf.length) throw new RequestError(STATUS_CODE.BAD_MESSAGE, 'Malformed request');
-  const len = buf.readUInt32BE(offset);
-  const end = offset + 4 + len;
-  if (end > buf.length) throw new RequestError(STATUS_CODE.BAD_MESSAGE, 'Malformed request');
-  return [buf.toString('utf8', offset + 4, end), end];
-}
 
 export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: SftpLogger, session: string): void {
   const handles = new Map<number, OpenHandle>();
@@ -78,8 +52,7 @@ export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: Sf
 
   const run = (reqid: number, op: string, target: string | undefined, fn: () => Promise<void>): void => {
     fn().catch((err: unknown) => {
-      const { code, message } =
-        err instanceof RequestError ? { code: err.status, message: err.message } : statusForError(err);
+      const { code, message } = statusForError(err);
       if (code !== STATUS_CODE.NO_SUCH_FILE) {
         logger.warn('sftp request failed', {
           session, op, path: target, status: message, errno: (err as NodeJS.ErrnoException).code,
@@ -115,6 +88,13 @@ export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: Sf
     if (handles.size >= MAX_HANDLES) throw new RequestError(STATUS_CODE.FAILURE, 'Too many open handles');
   };
 
+  // For operations that act on the directory entry itself; the root entry is never one of them.
+  const entryPath = async (p: string): Promise<string> => {
+    const { local, virtual } = await chroot.resolve(p, false);
+    if (virtual === '/') throw new RequestError(STATUS_CODE.PERMISSION_DENIED, 'Permission denied');
+    return local;
+  };
+
   const applyAttrs = async (
     attrs: Partial<Attributes>,
     ops: { chmod(m: number): Promise<void>; truncate(n: number): Promise<void>; utimes(a: number, m: number): Promise<void> },
@@ -126,13 +106,13 @@ export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: Sf
 
   sftp.on('OPEN', (reqid, filename, pflags, attrs: Partial<Attributes>) => run(reqid, 'open', filename, async () => {
     ensureCapacity();
-    const { local, virtual } = await chroot.resolve(filename, true);
+    const { local } = await chroot.resolve(filename, true);
     const fh = await fs.open(local, openFlags(pflags), safeMode(attrs.mode, 0o600));
     if (closed) {
       await fh.close();
       return;
     }
-    const handle = addHandle({ kind: 'file', fh, virtual, pending: new Set() });
+    const handle = addHandle({ kind: 'file', fh, pending: new Set() });
     reply(() => sftp.handle(reqid, handle));
   }));
 
@@ -188,13 +168,13 @@ export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: Sf
 
   sftp.on('OPENDIR', (reqid, dirPath) => run(reqid, 'opendir', dirPath, async () => {
     ensureCapacity();
-    const { local, virtual } = await chroot.resolve(dirPath, true);
+    const { local } = await chroot.resolve(dirPath, true);
     const dir = await fs.opendir(local, { bufferSize: READDIR_BATCH });
     if (closed) {
       await dir.close();
       return;
     }
-    const handle = addHandle({ kind: 'dir', dir, local, virtual, pending: new Set() });
+    const handle = addHandle({ kind: 'dir', dir, local, pending: new Set() });
     reply(() => sftp.handle(reqid, handle));
   }));
 
@@ -242,19 +222,17 @@ export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: Sf
   }));
 
   sftp.on('REMOVE', (reqid, p) => run(reqid, 'remove', p, async () => {
-    await fs.unlink((await chroot.resolve(p, false)).local);
+    await fs.unlink(await entryPath(p));
     ok(reqid);
   }));
 
   sftp.on('RMDIR', (reqid, p) => run(reqid, 'rmdir', p, async () => {
-    const { local, virtual } = await chroot.resolve(p, false);
-    if (virtual === '/') throw new RequestError(STATUS_CODE.PERMISSION_DENIED, 'Permission denied');
-    await fs.rmdir(local);
+    await fs.rmdir(await entryPath(p));
     ok(reqid);
   }));
 
   sftp.on('MKDIR', (reqid, p, attrs: Partial<Attributes>) => run(reqid, 'mkdir', p, async () => {
-    await fs.mkdir((await chroot.resolve(p, false)).local, { mode: safeMode(attrs.mode, 0o700) });
+    await fs.mkdir(await entryPath(p), { mode: safeMode(attrs.mode, 0o700) });
     ok(reqid);
   }));
 
@@ -276,8 +254,8 @@ export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: Sf
   }));
 
   sftp.on('RENAME', (reqid, from, to) => run(reqid, 'rename', from, async () => {
-    const src = (await chroot.resolve(from, false)).local;
-    const dst = (await chroot.resolve(to, false)).local;
+    const src = await entryPath(from);
+    const dst = await entryPath(to);
     // SFTP v3 rename must not replace: link+unlink is atomic about that (as OpenSSH does);
     // directories cannot be hard-linked, so they fall back to check-then-rename.
     try {
@@ -298,14 +276,12 @@ export function attachSftpHandlers(sftp: SFTPWrapper, chroot: Chroot, logger: Sf
   sftp.on('EXTENDED', (reqid, extname, buf: Buffer | undefined) => run(reqid, extname, undefined, async () => {
     const data = buf ?? Buffer.alloc(0);
     if (extname === 'posix-rename@openssh.com') {
-      const [from, next] = readString(data, 0);
-      const [to] = readString(data, next);
-      const src = (await chroot.resolve(from, false)).local;
-      const dst = (await chroot.resolve(to, false)).local;
-      await fs.rename(src, dst);
+      const [from, next] = readSshString(data, 0);
+      const [to] = readSshString(data, next);
+      await fs.rename(await entryPath(from), await entryPath(to));
       ok(reqid);
     } else if (extname === 'fsync@openssh.com') {
-      const [, end] = readString(data, 0);
+      const [, end] = readSshString(data, 0);
       const entry = lookup(data.subarray(4, end), 'file');
       await entry.fh.sync();
       ok(reqid);

@@ -1,10 +1,10 @@
-import { promises as fs } from 'node:fs';
+import { constants as fsc, promises as fs } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { Attributes } from 'ssh2';
 
-const { STATUS_CODE } = ssh2.utils.sftp;
+const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
 
 /** Raised when a client path would leave the served root. */
 export class ChrootEscapeError extends Error {
@@ -83,7 +83,34 @@ export class Chroot {
   }
 }
 
+export class RequestError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export function openFlags(pflags: number): number {
+  const read = (pflags & OPEN_MODE.READ) !== 0;
+  const write = (pflags & OPEN_MODE.WRITE) !== 0;
+  let flags = read && write ? fsc.O_RDWR : write ? fsc.O_WRONLY : fsc.O_RDONLY;
+  if (pflags & OPEN_MODE.CREAT) flags |= fsc.O_CREAT;
+  if (pflags & OPEN_MODE.TRUNC) flags |= fsc.O_TRUNC;
+  if (pflags & OPEN_MODE.EXCL) flags |= fsc.O_EXCL;
+  if (pflags & OPEN_MODE.APPEND) flags |= fsc.O_APPEND;
+  // The last component was resolved already; refuse a symlink swapped in since then.
+  return flags | fsc.O_NOFOLLOW;
+}
+
+export function readSshString(buf: Buffer, offset: number): [string, number] {
+  if (offset + 4 > buf.length) throw new RequestError(STATUS_CODE.BAD_MESSAGE, 'Malformed request');
+  const len = buf.readUInt32BE(offset);
+  const end = offset + 4 + len;
+  if (end > buf.length) throw new RequestError(STATUS_CODE.BAD_MESSAGE, 'Malformed request');
+  return [buf.toString('utf8', offset + 4, end), end];
+}
+
 export function statusForError(err: unknown): { code: number; message: string } {
+  if (err instanceof RequestError) return { code: err.status, message: err.message };
   if (err instanceof ChrootEscapeError) return { code: STATUS_CODE.PERMISSION_DENIED, message: 'Permission denied' };
   switch ((err as NodeJS.ErrnoException | undefined)?.code) {
     case 'ENOENT':

@@ -34,7 +34,7 @@ export function loadConfig(configDir: string, now: Date = new Date()): FerryConf
 export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadResult {
   const dir = path.resolve(configDir);
   const problems: ConfigProblem[] = [];
-  const rel = (p: string) => path.relative(process.cwd(), p) || p;
+  const rel = displayPath;
   const add = (file: string, field: string, message: string) => problems.push({ file: rel(file), field, message });
 
   const mainFile = path.join(dir, 'ferry.yaml');
@@ -148,6 +148,12 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
   return { ok: true, config };
 }
 
+/** Paths under the working folder are shown relative to it, others in full. */
+function displayPath(p: string): string {
+  const r = path.relative(process.cwd(), p);
+  return r === '' || r.startsWith('..') ? p : r;
+}
+
 type AddProblem = (file: string, field: string, message: string) => void;
 
 function readYaml(file: string, add: AddProblem): unknown {
@@ -158,11 +164,11 @@ function readYaml(file: string, add: AddProblem): unknown {
     add(file, '', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}`);
     return undefined;
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const pos = e.linePos?.[0];
-      add(file, pos ? `line ${pos.line}, column ${pos.col}` : '', `invalid YAML: ${e.message.split('\n')[0]}`);
+      add(file, pos ? `line ${pos.line}, column ${pos.col}` : '', `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
     }
     return undefined;
   }
@@ -199,7 +205,7 @@ function loadExtracts(extractsDir: string, add: AddProblem): Map<string, Extract
       if (raw === undefined) continue;
       const meta = parseWith(extractFileSchema, raw ?? {}, metaFile, '', add);
       if (!meta) continue;
-      const rel = path.relative(process.cwd(), metaFile);
+      const rel = displayPath(metaFile);
       if (meta.source !== kind) add(metaFile, 'source', `is ${meta.source} but the extract sits under ${kind}/`);
       if (extracts.has(meta.name)) add(metaFile, 'name', `extract ${meta.name} is already defined in ${extracts.get(meta.name)!.file}`);
       const sqlFile = path.join(dir, 'query.sql');

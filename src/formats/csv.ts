@@ -28,6 +28,9 @@ export async function* encodeCsv(
   const options: StringifyOptions = {
     delimiter: format.delimiter,
     record_delimiter: format.lineEnding === 'crlf' ? '\r\n' : '\n',
+    // With an explicit record_delimiter, csv-stringify quotes only fields containing that exact sequence; a bare LF
+    // inside a value would then split the row in a CRLF file. RFC 4180 wants any CR or LF quoted.
+    quote_record_delimiter: true,
   };
   const names = columns.map((c) => c.name);
   let prefix = format.bom ? '\ufeff' : '';

@@ -45,7 +45,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       logger,
       onSlot: async (integration, scheduledFor) => {
         const state = (await store.getStates()).get(integration.id);
-        if (!(state?.enabled ?? integration.enabled)) return;
+        if (!(state?.enabled ?? integration.enabled)) {
+          // Not a run, so not in the run history; the log answers "why didn't it run?".
+          logger.info('slot not run: integration disabled', { integration: integration.id, district: integration.district.id, scheduledFor: scheduledFor.toISOString(), reason: state?.reason ?? 'disabled in config' });
+          return;
+        }
         await runner.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor });
       },
     });

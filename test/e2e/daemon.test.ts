@@ -1,0 +1,158 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
+import { openRunStore } from '../../src/store/run-store.js';
+import { ferry, startDaemonProcess, tempDir, type DaemonProcess } from '../helpers/cli.js';
+import { makeDemoConfigDir } from '../helpers/demo-config.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
+
+const historyOf = async (dir: string) => JSON.parse((await ferry(['history', '--json', '-n', '100', '--config', dir])).stdout) as Record<string, unknown>[];
+
+describe('ferry daemon (spawned)', () => {
+  const daemons: DaemonProcess[] = [];
+  afterAll(() => {
+    for (const d of daemons) d.child.kill('SIGKILL');
+  });
+
+  it('runs an integration on its cron schedule, records each slot once, and exits 0 on SIGTERM', async () => {
+    const cfg = await makeDemoConfigDir({ cron: '* * * * * *' }); // every second
+    const d = startDaemonProcess(cfg.dir);
+    daemons.push(d);
+    await d.waitFor((l) => l.message === 'daemon started', 'daemon started');
+    const first = await d.waitFor((l) => l.message === 'run succeeded', 'a run succeeded');
+    await d.waitFor((l) => l.message === 'run succeeded' && l.runId !== first.runId, 'a second run succeeded');
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+    expect(d.lines.some((l) => l.message === 'daemon stopped')).toBe(true);
+
+    const runs = await historyOf(cfg.dir);
+    const scheduled = runs.filter((r) => r.trigger === 'schedule');
+    expect(scheduled.length).toBeGreaterThanOrEqual(2);
+    const slots = scheduled.map((r) => r.scheduledFor);
+    expect(new Set(slots).size).toBe(slots.length);
+    for (const r of scheduled) expect(r.status).toBe('succeeded');
+    expect(fs.existsSync(path.join(cfg.sftpRoot, 'hilltop-csd/clever/students.csv'))).toBe(true);
+    // every log line of a run carries its run id, integration and district
+    for (const l of d.lines.filter((x) => x.message === 'run started')) expect(l).toMatchObject({ integration: 'hilltop-clever-students', district: 'hilltop-csd' });
+  });
+
+  it('a disabled integration is not run; runs left running by a crashed process are marked interrupted at start', async () => {
+    const cfg = await makeDemoConfigDir({ cron: '* * * * * *' });
+    expect((await ferry(['disable', 'hilltop-clever-students', '--reason', 'test', '--config', cfg.dir])).code).toBe(0);
+    const store = await openRunStore({ kind: 'sqlite', path: path.join(cfg.dataDir, 'ferry.sqlite') }, systemClock);
+    const claim = await store.claimRun({
+      integrationId: 'hilltop-clever-students',
+      districtId: 'hilltop-csd',
+      extract: 'clever-students',
+      trigger: 'manual',
+      requestedBy: 'crashed',
+      scheduledFor: null,
+      params: {},
+      host: os.hostname(),
+      pid: 2 ** 22 + 12345, // above pid_max: never alive
+    });
+    await store.close();
+    expect(claim.claimed).toBe(true);
+
+    const d = startDaemonProcess(cfg.dir);
+    daemons.push(d);
+    const warn = await d.waitFor((l) => String(l.message).includes('marked interrupted'), 'the orphan warning');
+    expect(warn.count).toBe(1);
+    await d.waitFor((l) => l.message === 'daemon started', 'daemon started');
+    await d.waitFor((l) => l.message === 'slot not run: integration disabled' && l.reason === 'test', 'a disabled slot');
+    const runs0 = await historyOf(cfg.dir);
+    expect(runs0).toHaveLength(1);
+    expect(runs0[0]).toMatchObject({ status: 'interrupted', requestedBy: 'crashed' });
+    d.child.kill('SIGINT');
+    expect(await d.exited).toBe(0);
+    expect((await historyOf(cfg.dir)).filter((r) => r.trigger === 'schedule')).toHaveLength(0);
+  });
+
+  it('refuses to start on invalid config and says why (exit 2)', async () => {
+    const cfg = await makeDemoConfigDir({ cron: 'every minute please' });
+    const d = startDaemonProcess(cfg.dir);
+    daemons.push(d);
+    expect(await d.exited).toBe(2);
+    expect(d.stderr()).toContain('the daemon did not start');
+    expect(d.stderr()).toContain('integrations[0] (hilltop-clever-students).schedule.cron: is not a valid cron expression');
+  });
+});
+
+describe('ferry daemon shutdown with runs in progress (real PostgreSQL source)', () => {
+  let db: TestDatabase;
+  let extractsDir: string;
+  const daemons: DaemonProcess[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('daemon');
+    extractsDir = tempDir('ferry-extracts-');
+    const dir = path.join(extractsDir, 'postgres', 'slow-roster');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'extract.yaml'),
+      'name: slow-roster\ndescription: A query that takes a while.\nsource: postgres\nparams:\n  seconds: { type: integer, default: 1 }\ncolumns:\n  - { name: n, type: integer }\n',
+    );
+    fs.writeFileSync(path.join(dir, 'query.sql'), 'SELECT g AS n FROM pg_sleep(:seconds), generate_series(1, 3) AS g\n');
+  });
+  afterAll(async () => {
+    for (const d of daemons) d.child.kill('SIGKILL');
+    await db.drop();
+  });
+
+  async function slowConfig(seconds: number, grace: number) {
+    const u = new URL(db.url);
+    return makeDemoConfigDir({
+      extraFerry: {
+        extractsDir,
+        shutdownGraceSeconds: grace,
+        sources: {
+          pg: { kind: 'postgres', host: u.hostname, port: Number(u.port), database: u.pathname.slice(1), user: decodeURIComponent(u.username), password: { env: 'E2E_PG_PASSWORD' } },
+        },
+      },
+      integrations: [
+        {
+          id: 'slow-roster',
+          extract: 'slow-roster',
+          source: 'pg',
+          destination: 'demo-sftp',
+          remotePath: '{district}/slow/roster.csv',
+          schedule: { cron: '* * * * * *', timezone: 'UTC' },
+          params: { seconds },
+          inventory: { vendor: 'Test', contact: 'Test', purpose: 'Shutdown behaviour' },
+        },
+      ],
+    });
+  }
+  const env = () => ({ E2E_PG_PASSWORD: decodeURIComponent(new URL(db.url).password) });
+
+  it('lets a running run finish within the grace period, and a CLI run of the same integration meanwhile is recorded as skipped', async () => {
+    const cfg = await slowConfig(2, 30);
+    const d = startDaemonProcess(cfg.dir, env());
+    daemons.push(d);
+    const started = await d.waitFor((l) => l.message === 'run started', 'run started');
+    const cli = await ferry(['run', 'slow-roster', '--config', cfg.dir], { env: env() });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/skipped: integration slow-roster is already running \(run \d+\)/);
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+    const runs = await historyOf(cfg.dir);
+    expect(runs.find((r) => r.id === started.runId)).toMatchObject({ status: 'succeeded', rows: 3 });
+    expect(runs.find((r) => r.trigger === 'manual')).toMatchObject({ status: 'skipped', errorKind: 'already_running' });
+    expect(fs.readFileSync(path.join(cfg.sftpRoot, 'hilltop-csd/slow/roster.csv'), 'utf8')).toBe('n\r\n1\r\n2\r\n3\r\n');
+  });
+
+  it('interrupts runs still going when the grace period ends, delivers nothing, and exits 0', async () => {
+    const cfg = await slowConfig(60, 1);
+    const d = startDaemonProcess(cfg.dir, env());
+    daemons.push(d);
+    const started = await d.waitFor((l) => l.message === 'run started', 'run started');
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+    const runs = await historyOf(cfg.dir);
+    expect(runs.find((r) => r.id === started.runId)).toMatchObject({ status: 'interrupted', errorKind: 'aborted' });
+    expect(fs.existsSync(path.join(cfg.sftpRoot, 'hilltop-csd/slow'))).toBe(false);
+    expect(fs.readdirSync(path.join(cfg.dataDir, 'spool'))).toEqual([]);
+  });
+});

@@ -81,6 +81,7 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
           try {
             rows = (await cursor.read(size)) as unknown[][];
           } catch (err) {
+            done = true; // a failed read leaves no portal to close
             options.signal?.throwIfAborted();
             throw new FerryError('source_query', `${who}: query failed: ${(err as Error).message}`, { integration: opts.integration, field: 'query.sql', cause: err });
           }
@@ -94,7 +95,8 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
         }
       } finally {
         options.signal?.removeEventListener('abort', onAbort);
-        if (!done) await cursor.close().catch(() => undefined);
+        // Closing the portal waits for the server's reply; after an abort the connection is gone and that wait would never end.
+        if (!done && !options.signal?.aborted) await cursor.close().catch(() => undefined);
       }
     },
     async testConnection(options = {}): Promise<ConnectionInfo> {

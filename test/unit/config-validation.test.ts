@@ -1,0 +1,302 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { ConfigError, formatProblem, loadConfig, tryLoadConfig } from '../../src/config/loader.js';
+import type { ConfigProblem, FerryConfig } from '../../src/config/model.js';
+
+/**
+ * Each test writes a small config folder (ferry.yaml, integrations/*.yaml, extracts/sqlite/roster/) that is valid
+ * except for the mistakes the test makes, and checks what `ferry validate` would list: file, field and message.
+ */
+
+const NOW = new Date('2026-11-23T15:00:00Z');
+const SHIPPED = path.join(import.meta.dirname, '..', '..', 'config');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+type Doc = Record<string, unknown> | string;
+
+function ferryYaml(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    dataDir: './var',
+    extractsDir: './extracts',
+    sources: {
+      sis: { kind: 'sqlite', path: './sis.sqlite' },
+      'district-pg': { kind: 'postgres', host: 'db.example.org', database: 'sis', user: 'ferry', password: { env: 'PG_PASSWORD' } },
+    },
+    destinations: {
+      out: { kind: 'local', basePath: './out' },
+      'district-sftp': { kind: 'sftp', host: 'sftp.example.org', username: 'ferry', privateKey: { file: 'keys/id_ed25519' }, hostKeySha256: `SHA256:${'A'.repeat(43)}` },
+    },
+    ...over,
+  };
+}
+
+function integration(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'my-id',
+    extract: 'roster',
+    source: 'sis',
+    destination: 'out',
+    remotePath: '{district}/roster_{date:YYYYMMDD}.csv',
+    schedule: { cron: '0 2 * * *', timezone: 'America/New_York' },
+    params: { districtId: 'testville' },
+    inventory: { vendor: 'Vendor', contact: 'it@testville.example.org', purpose: 'Testing' },
+    ...over,
+  };
+}
+
+function districtFile(id: string, integrations: Record<string, unknown>[]): Record<string, unknown> {
+  return { district: { id, name: `${id} CSD`, gradeBands: { ES: 'K-5', HS: '9-12' } }, integrations };
+}
+
+const EXTRACT: Record<string, unknown> = {
+  name: 'roster',
+  description: 'Test roster',
+  source: 'sqlite',
+  filters: ['schoolYear', 'grades'],
+  params: {
+    districtId: { type: 'string', required: true },
+    level: { type: 'string', allowed: ['basic', 'full'], default: 'basic' },
+  },
+  columns: [{ name: 'id', type: 'string' }],
+};
+const QUERY = "SELECT id FROM students\nWHERE district_id = :districtId AND school_year = :schoolYear\n  AND grade BETWEEN :gradeMin AND :gradeMax AND :level IN ('basic', 'full')\n";
+
+interface Layout {
+  ferry?: Doc;
+  /** File name under integrations/ → content. */
+  districts?: Record<string, Doc>;
+  extract?: Doc;
+  sql?: string;
+}
+
+function writeDoc(file: string, doc: Doc): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, typeof doc === 'string' ? doc : YAML.stringify(doc));
+}
+
+function makeConfig(layout: Layout = {}): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-'));
+  dirs.push(dir);
+  writeDoc(path.join(dir, 'ferry.yaml'), layout.ferry ?? ferryYaml());
+  for (const [name, doc] of Object.entries(layout.districts ?? { 'x.yaml': districtFile('testville', [integration()]) })) {
+    writeDoc(path.join(dir, 'integrations', name), doc);
+  }
+  writeDoc(path.join(dir, 'extracts', 'sqlite', 'roster', 'extract.yaml'), layout.extract ?? EXTRACT);
+  fs.writeFileSync(path.join(dir, 'extracts', 'sqlite', 'roster', 'query.sql'), layout.sql ?? QUERY);
+  return dir;
+}
+
+/** The problems, with file names relative to the config folder so they can be compared. */
+function problemsOf(layout: Layout): ConfigProblem[] {
+  const dir = makeConfig(layout);
+  const res = tryLoadConfig(dir, NOW);
+  if (res.ok) throw new Error('expected the configuration to be refused, but it loaded');
+  return res.problems.map((p) => ({ ...p, file: path.relative(dir, path.resolve(p.file)) }));
+}
+
+function loads(layout: Layout = {}): FerryConfig {
+  const res = tryLoadConfig(makeConfig(layout), NOW);
+  if (!res.ok) throw new Error(`expected the configuration to load:\n${res.problems.map(formatProblem).join('\n')}`);
+  return res.config;
+}
+
+const X = 'integrations/x.yaml';
+
+describe('a valid config folder', () => {
+  it('loads the test fixture with no problems and resolves its references', () => {
+    const config = loads();
+    const integ = config.integrations.get('my-id');
+    expect(integ?.extract.name).toBe('roster');
+    expect(integ?.source).toMatchObject({ id: 'sis', kind: 'sqlite', path: path.join(config.dir, 'sis.sqlite') });
+    expect(integ?.destination).toMatchObject({ id: 'out', kind: 'local', basePath: path.join(config.dir, 'out') });
+    expect(integ?.district.id).toBe('testville');
+  });
+
+  it('loads the shipped config/ folder: five integrations, all frozen', () => {
+    const res = tryLoadConfig(SHIPPED, NOW);
+    expect(res.ok ? [] : res.problems.map(formatProblem)).toEqual([]);
+    if (!res.ok) return;
+    const { config } = res;
+    expect([...config.integrations.keys()].sort()).toEqual([
+      'hilltop-clever-students',
+      'hilltop-fastbridge-es',
+      'hilltop-parentsquare-contacts',
+      'riverbend-classlink-staff',
+      'riverbend-clever-students',
+    ]);
+    expect(Object.isFrozen(config)).toBe(true);
+    const integ = config.integrations.get('hilltop-clever-students')!;
+    for (const part of [integ, integ.params, integ.schedule, integ.format, integ.inventory, integ.district, integ.extract, integ.extract.columns, integ.source, integ.destination]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    expect(config.integrations.get('riverbend-clever-students')?.enabled).toBe(false);
+  });
+});
+
+describe('config problems', () => {
+  it('reports invalid YAML with its line and column, and still checks the other files', () => {
+    const problems = problemsOf({
+      districts: {
+        'a.yaml': 'district:\n  id: testville\n  name: "Testville CSD\n',
+        'b.yaml': districtFile('otherville', [integration({ id: 'other', extract: 'nope' })]),
+      },
+    });
+    expect(problems).toHaveLength(2);
+    const [yaml, other] = problems;
+    expect(yaml?.file).toBe('integrations/a.yaml');
+    expect(yaml?.field).toMatch(/^line \d+, column \d+$/);
+    expect(yaml?.message).toMatch(/^invalid YAML: /);
+    expect(formatProblem(yaml!)).toMatch(/a\.yaml: line \d+, column \d+: invalid YAML/);
+    expect(other).toMatchObject({ file: 'integrations/b.yaml', field: 'integrations[0] (other).extract' });
+  });
+
+  it('reports an unknown extract, source and destination, naming the integration and what is known', () => {
+    expect(problemsOf({ districts: { 'x.yaml': districtFile('testville', [integration({ extract: 'rooster', source: 'siss', destination: 'outt' })]) } })).toEqual([
+      { file: X, field: 'integrations[0] (my-id).extract', message: 'unknown extract "rooster" (known: roster)' },
+      { file: X, field: 'integrations[0] (my-id).source', message: 'unknown source "siss" (known: sis, district-pg)' },
+      { file: X, field: 'integrations[0] (my-id).destination', message: 'unknown destination "outt" (known: out, district-sftp)' },
+    ]);
+  });
+
+  it('refuses inline secrets in a source and a destination without repeating them', () => {
+    const base = ferryYaml();
+    const sources = base['sources'] as Record<string, Record<string, unknown>>;
+    const destinations = base['destinations'] as Record<string, Record<string, unknown>>;
+    const problems = problemsOf({
+      ferry: {
+        ...base,
+        sources: { ...sources, 'district-pg': { ...sources['district-pg'], password: 'hunter2' } },
+        destinations: { ...destinations, 'district-sftp': { ...destinations['district-sftp'], password: 'hunter2' } },
+      },
+    });
+    expect(problems.map((p) => [p.file, p.field])).toEqual([
+      ['ferry.yaml', 'sources.district-pg.password'],
+      ['ferry.yaml', 'destinations.district-sftp.password'],
+    ]);
+    for (const p of problems) {
+      expect(p.message).toContain('inline secrets are not allowed');
+      expect(formatProblem(p)).not.toContain('hunter2');
+    }
+  });
+
+  it('reports every bad parameter, each against its own integration and field', () => {
+    const problems = problemsOf({
+      districts: {
+        'x.yaml': districtFile('testville', [
+          integration({ id: 'missing', params: {} }),
+          integration({ id: 'not-allowed', params: { districtId: 'testville', level: 'everything' } }),
+          integration({ id: 'backwards', params: { districtId: 'testville', grades: '12-9' } }),
+          integration({ id: 'band', params: { districtId: 'testville', grades: 'MS' } }),
+          integration({ id: 'typo', params: { districtID: 'testville' } }),
+          integration({ id: 'no-filter', params: { districtId: 'testville', activeOnly: true } }),
+        ]),
+      },
+    });
+    expect(problems).toEqual([
+      { file: X, field: 'integrations[0] (missing).params.districtId', message: 'is required by extract roster and has no value' },
+      { file: X, field: 'integrations[1] (not-allowed).params.level', message: '"everything" is not one of the allowed values (basic, full)' },
+      { file: X, field: 'integrations[2] (backwards).params.grades', message: '"12-9" runs backwards' },
+      { file: X, field: 'integrations[3] (band).params.grades', message: '"MS" is not a grade range like K-6 or 9-12 or a band of this district (ES, HS)' },
+      { file: X, field: 'integrations[4] (typo).params.districtID', message: expect.stringContaining('extract roster declares no such parameter (it takes: schoolYear, grades, districtId, level)') },
+      { file: X, field: 'integrations[5] (no-filter).params.activeOnly', message: 'extract roster does not support the activeOnly filter' },
+    ]);
+  });
+
+  it('refuses a remote path that escapes the destination folder, and an unknown placeholder', () => {
+    const problems = problemsOf({
+      districts: {
+        'x.yaml': districtFile('testville', [integration({ id: 'escape', remotePath: '../../etc/x.csv' }), integration({ id: 'placeholder', remotePath: '{district}/{foo}.csv' })]),
+      },
+    });
+    expect(problems).toEqual([
+      { file: X, field: 'integrations[0] (escape).remotePath', message: expect.stringContaining('".."') },
+      { file: X, field: 'integrations[1] (placeholder).remotePath', message: expect.stringContaining('unknown placeholder {foo}') },
+    ]);
+  });
+
+  it('refuses a bad cron expression and an unknown time zone', () => {
+    const problems = problemsOf({
+      districts: { 'x.yaml': districtFile('testville', [integration({ schedule: { cron: '0 25 * * *', timezone: 'America/Springfield' } })]) },
+    });
+    expect(problems).toEqual([
+      { file: X, field: 'integrations[0] (my-id).schedule.cron', message: expect.stringContaining('is not a valid cron expression') },
+      { file: X, field: 'integrations[0] (my-id).schedule.timezone', message: expect.stringContaining('is not a known IANA time zone') },
+    ]);
+  });
+
+  it('refuses an integration id used in two district files, naming the first file', () => {
+    const problems = problemsOf({
+      districts: {
+        'a.yaml': districtFile('aville', [integration({ id: 'shared-id' })]),
+        'b.yaml': districtFile('bville', [integration({ id: 'shared-id' })]),
+      },
+    });
+    expect(problems).toEqual([{ file: 'integrations/b.yaml', field: 'integrations[0] (shared-id).id', message: expect.stringMatching(/^integration shared-id is already defined in .*integrations\/a\.yaml$/) }]);
+  });
+
+  it("refuses an extract written for another kind of source than the integration's", () => {
+    expect(problemsOf({ districts: { 'x.yaml': districtFile('testville', [integration({ source: 'district-pg' })]) } })).toEqual([
+      { file: X, field: 'integrations[0] (my-id).source', message: 'extract roster is written for sqlite but source district-pg is postgres' },
+    ]);
+  });
+
+  it('refuses a SQL placeholder that the extract does not declare', () => {
+    expect(problemsOf({ sql: `${QUERY}  AND building = :building\n` })).toEqual([
+      {
+        file: 'extracts/sqlite/roster/query.sql',
+        field: ':building',
+        message: 'placeholder :building is neither a declared parameter nor a bind of a declared filter (districtId, level, schoolYear, gradeMin, gradeMax)',
+      },
+    ]);
+  });
+
+  it('returns all problems at once, across files', () => {
+    const problems = problemsOf({
+      sql: `${QUERY}  AND building = :building\n`,
+      districts: {
+        'a.yaml': districtFile('aville', [integration({ id: 'a-roster', destination: 'nowhere' })]),
+        'b.yaml': districtFile('bville', [integration({ id: 'b-roster', schedule: { cron: 'every night', timezone: 'America/New_York' } })]),
+      },
+    });
+    expect(problems.map((p) => `${p.file}: ${p.field}`)).toEqual([
+      'extracts/sqlite/roster/query.sql: :building',
+      'integrations/a.yaml: integrations[0] (a-roster).destination',
+      'integrations/b.yaml: integrations[0] (b-roster).schedule.cron',
+    ]);
+  });
+
+  it('returns several mistakes in one integration at once', () => {
+    const problems = problemsOf({
+      districts: { 'x.yaml': districtFile('testville', [integration({ source: 'nope', remotePath: '{foo}.csv', params: {} })]) },
+    });
+    expect(problems.map((p) => p.field)).toEqual(['integrations[0] (my-id).source', 'integrations[0] (my-id).remotePath', 'integrations[0] (my-id).params.districtId']);
+  });
+});
+
+describe('loadConfig', () => {
+  it('throws a ConfigError naming the first problem and how many more there are', () => {
+    const dir = makeConfig({ districts: { 'x.yaml': districtFile('testville', [integration({ extract: 'rooster', source: 'siss', destination: 'outt' })]) } });
+    let caught: unknown;
+    try {
+      loadConfig(dir, NOW);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const err = caught as ConfigError;
+    expect(err.kind).toBe('config');
+    expect(err.problems).toHaveLength(3);
+    expect(err.message).toMatch(/x\.yaml: integrations\[0\] \(my-id\)\.extract: unknown extract "rooster" \(known: roster\) \(and 2 more problems; run ferry validate\)$/);
+  });
+
+  it('says nothing about more problems when there is only one', () => {
+    const dir = makeConfig({ districts: { 'x.yaml': districtFile('testville', [integration({ extract: 'rooster' })]) } });
+    expect(() => loadConfig(dir, NOW)).toThrow(/unknown extract "rooster" \(known: roster\)$/);
+  });
+});

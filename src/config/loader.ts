@@ -40,8 +40,11 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
   const mainFile = path.join(dir, 'ferry.yaml');
   const mainRaw = readYaml(mainFile, add);
   if (mainRaw === undefined) return { ok: false, problems };
-  const main = parseWith(ferryFileSchema, mainRaw ?? {}, mainFile, '', add);
-  if (!main) return { ok: false, problems };
+  const parsedMain = parseWith(ferryFileSchema, mainRaw ?? {}, mainFile, '', add);
+  // Keep going on a broken ferry.yaml so that extract and district problems are reported in the same pass;
+  // references to sources and destinations can only be checked once it parses.
+  const mainOk = parsedMain !== undefined;
+  const main = parsedMain ?? ferryFileSchema.parse({ ...pickDirs(mainRaw) });
 
   const at = (p: string) => path.resolve(dir, p);
   const dataDir = at(main.dataDir);
@@ -76,15 +79,18 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
       const idHint = typeof rawInt === 'object' && rawInt && 'id' in rawInt ? ` (${String((rawInt as { id: unknown }).id)})` : '';
       const prefix = `integrations[${i}]${idHint}`;
       const integ = parseWith(integrationSchema, rawInt, file, prefix, add);
-      if (!integ) return;
+      if (!integ) {
+        checkRawReferences(rawInt, (field, message) => add(file, `${prefix}.${field}`, message), extracts, mainOk ? sources : undefined, mainOk ? destinations : undefined);
+        return;
+      }
       const where = (field: string) => `${prefix}.${field}`;
       if (integrations.has(integ.id)) add(file, where('id'), `integration ${integ.id} is already defined in ${integrations.get(integ.id)!.file}`);
       const extract = extracts.get(integ.extract);
       const source = sources.get(integ.source);
       const destination = destinations.get(integ.destination);
       if (!extract) add(file, where('extract'), `unknown extract "${integ.extract}" (known: ${[...extracts.keys()].join(', ') || 'none'})`);
-      if (!source) add(file, where('source'), `unknown source "${integ.source}" (known: ${[...sources.keys()].join(', ') || 'none'})`);
-      if (!destination) add(file, where('destination'), `unknown destination "${integ.destination}" (known: ${[...destinations.keys()].join(', ') || 'none'})`);
+      if (!source && mainOk) add(file, where('source'), `unknown source "${integ.source}" (known: ${[...sources.keys()].join(', ') || 'none'})`);
+      if (!destination && mainOk) add(file, where('destination'), `unknown destination "${integ.destination}" (known: ${[...destinations.keys()].join(', ') || 'none'})`);
       for (const p of checkTemplate(integ.remotePath)) add(file, where('remotePath'), p);
       if (extract && source && extract.sourceKind !== source.kind) {
         add(file, where('source'), `extract ${extract.name} is written for ${extract.sourceKind} but source ${source.id} is ${source.kind}`);
@@ -146,6 +152,37 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
     demo,
   });
   return { ok: true, config };
+}
+
+/** dataDir and extractsDir from a ferry.yaml that failed its schema, when they at least are usable. */
+function pickDirs(raw: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (raw && typeof raw === 'object') {
+    for (const key of ['dataDir', 'extractsDir'] as const) {
+      const v = (raw as Record<string, unknown>)[key];
+      if (typeof v === 'string') out[key] = v;
+    }
+  }
+  return out;
+}
+
+/** When an integration fails its schema, still say which of its references are unknown. */
+function checkRawReferences(
+  raw: unknown,
+  add: (field: string, message: string) => void,
+  extracts: ReadonlyMap<string, unknown>,
+  sources: ReadonlyMap<string, unknown> | undefined,
+  destinations: ReadonlyMap<string, unknown> | undefined,
+): void {
+  if (!raw || typeof raw !== 'object') return;
+  const r = raw as Record<string, unknown>;
+  const check = (field: string, what: string, known: ReadonlyMap<string, unknown> | undefined) => {
+    const v = r[field];
+    if (known && typeof v === 'string' && !known.has(v)) add(field, `unknown ${what} "${v}" (known: ${[...known.keys()].join(', ') || 'none'})`);
+  };
+  check('extract', 'extract', extracts);
+  check('source', 'source', sources);
+  check('destination', 'destination', destinations);
 }
 
 /** Paths under the working folder are shown relative to it, others in full. */

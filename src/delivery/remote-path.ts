@@ -26,7 +26,11 @@ export function checkTemplate(template: string): string[] {
     if (!KNOWN.has(m[1]!)) problems.push(`unknown placeholder {${m[1]}} (use district, integration, extract, runId, date:YYYYMMDD, time:HHmm)`);
     if ((m[1] === 'date' || m[1] === 'time') && m[2] !== undefined && !/^[YMDHms_\-.]+$/.test(m[2])) problems.push(`{${m[1]}:${m[2]}} has an unknown format`);
   }
-  const stripped = template.replace(TOKEN, 'x');
+  // Render with sample values: a format like {date:..} must not be able to produce a ".." segment either.
+  const sample: Parts = { YYYY: '2026', MM: '01', DD: '02', HH: '03', mm: '04', ss: '05' };
+  const stripped = template.replace(TOKEN, (_all, name: string, fmt: string | undefined) =>
+    name === 'date' ? formatParts(fmt ?? 'YYYYMMDD', sample) : name === 'time' ? formatParts(fmt ?? 'HHmm', sample) : 'x',
+  );
   if (/[{}]/.test(stripped)) problems.push('has an unmatched { or }');
   if (stripped.includes('\0')) problems.push('contains a NUL character');
   if (stripped.split('/').includes('..')) problems.push('contains ".." and could leave the destination folder');

@@ -162,7 +162,9 @@ describe('ferry CLI on bad config', () => {
     const file = path.join(cfg.dir, 'integrations/hilltop-csd.yaml');
     expect(r.stderr).toContain(`${file}: integrations[0] (bad-one).schedule.cron: is not a valid cron expression`);
     expect(r.stderr).toContain(`${file}: integrations[0] (bad-one).schedule.timezone: is not a known IANA time zone`);
-    // the schema stops at the first layer, then cross-references are checked on a fixed file
+    expect(r.stderr).toContain(`${file}: integrations[0] (bad-one).extract: unknown extract "no-such-extract"`);
+    expect(r.stderr).toContain(`${file}: integrations[0] (bad-one).source: unknown source "no-such-source"`);
+    // checks that need a parsed integration (the path template, parameters) come once its schema errors are fixed
     fs.writeFileSync(
       path.join(cfg.dir, 'integrations/hilltop-csd.yaml'),
       fs.readFileSync(path.join(cfg.dir, 'integrations/hilltop-csd.yaml'), 'utf8').replace('61 * * * *', '0 1 * * *').replace('Mars/Olympus', 'America/New_York'),

@@ -1,0 +1,301 @@
+import { statSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createManualClock } from '../../src/core/clock.js';
+import { openRunStore, type ClaimInput, type RunStore } from '../../src/store/run-store.js';
+import { createTestDatabase } from '../helpers/pg-database.js';
+
+type ManualClock = ReturnType<typeof createManualClock>;
+
+interface Backend {
+  store: RunStore;
+  clock: ManualClock;
+  dispose(): Promise<void>;
+}
+
+const T0 = new Date('2026-11-23T07:00:00.000Z');
+const HOST = 'ferry-host-a';
+
+async function openSqlite(): Promise<Backend> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-run-store-'));
+  const clock = createManualClock(T0);
+  const store = await openRunStore({ kind: 'sqlite', path: join(dir, 'nested', 'ferry.sqlite') }, clock);
+  return {
+    store,
+    clock,
+    dispose: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function openPostgres(): Promise<Backend> {
+  const db = await createTestDatabase('run_store');
+  const clock = createManualClock(T0);
+  const store = await openRunStore({ kind: 'postgres', url: db.url }, clock);
+  return {
+    store,
+    clock,
+    dispose: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
+const claim = (over: Partial<ClaimInput> = {}): ClaimInput => ({
+  integrationId: 'hilltop-clever-students',
+  districtId: 'hilltop-csd',
+  extract: 'clever-students',
+  trigger: 'manual',
+  requestedBy: 'alice',
+  scheduledFor: null,
+  params: { districtId: 'hilltop-csd', grades: 'K-5', buildings: ['HES'] },
+  host: HOST,
+  pid: 4242,
+  ...over,
+});
+
+describe.each([
+  ['sqlite', openSqlite],
+  ['postgres', openPostgres],
+] as const)('run store on %s', (_kind, open) => {
+  let backend: Backend;
+  let store: RunStore;
+  let clock: ManualClock;
+
+  beforeEach(async () => {
+    backend = await open();
+    ({ store, clock } = backend);
+  });
+  afterEach(async () => {
+    await backend?.dispose();
+  });
+
+  it('claims a run as running and records who asked, when and with what', async () => {
+    const res = await store.claimRun(claim());
+    expect(res.claimed).toBe(true);
+    const run = res.run;
+    expect(run).toMatchObject({
+      integrationId: 'hilltop-clever-students',
+      districtId: 'hilltop-csd',
+      extract: 'clever-students',
+      trigger: 'manual',
+      requestedBy: 'alice',
+      scheduledFor: null,
+      params: { districtId: 'hilltop-csd', grades: 'K-5', buildings: ['HES'] },
+      status: 'running',
+      dryRun: false,
+      startedAt: null,
+      finishedAt: null,
+      host: HOST,
+      pid: 4242,
+    });
+    expect(run.createdAt).toEqual(T0);
+    clock.advance(1500);
+    await store.markStarted(run.id);
+    expect((await store.getRun(run.id))?.startedAt).toEqual(new Date(T0.getTime() + 1500));
+  });
+
+  it('a second claim while the integration runs is refused as already_running and recorded as skipped', async () => {
+    const first = await store.claimRun(claim());
+    clock.advance(60_000);
+    const second = await store.claimRun(claim({ requestedBy: 'bob', trigger: 'schedule', scheduledFor: new Date('2026-11-23T07:01:00Z') }));
+    expect(second.claimed).toBe(false);
+    if (second.claimed || second.reason !== 'already_running') throw new Error(`expected already_running, got ${JSON.stringify(second)}`);
+    expect(second.runningId).toBe(first.run.id);
+    expect(second.run).toMatchObject({ status: 'skipped', errorKind: 'already_running', requestedBy: 'bob', trigger: 'schedule' });
+    expect(second.run.error).toContain(`run ${first.run.id}`);
+    expect(second.run.finishedAt).toEqual(clock.now());
+    const runs = await store.listRuns({ integrationId: 'hilltop-clever-students' });
+    expect(runs.map((r) => r.status)).toEqual(['skipped', 'running']);
+    // Another integration is not affected.
+    expect((await store.claimRun(claim({ integrationId: 'hilltop-fastbridge' }))).claimed).toBe(true);
+  });
+
+  it('records a scheduled slot once: the same slot again is slot_taken, running or finished', async () => {
+    const slot = new Date('2026-11-23T07:00:00Z');
+    const first = await store.claimRun(claim({ trigger: 'schedule', scheduledFor: slot }));
+    expect(first.claimed).toBe(true);
+    const whileRunning = await store.claimRun(claim({ trigger: 'schedule', scheduledFor: slot, host: 'ferry-host-b' }));
+    expect(whileRunning).toMatchObject({ claimed: false, reason: 'slot_taken', run: { id: first.run.id } });
+    await store.finishRun(first.run.id, { status: 'succeeded' });
+    const afterwards = await store.claimRun(claim({ trigger: 'schedule', scheduledFor: slot, host: 'ferry-host-b' }));
+    expect(afterwards).toMatchObject({ claimed: false, reason: 'slot_taken', run: { id: first.run.id, status: 'succeeded' } });
+    const runs = await store.listRuns();
+    expect(runs.filter((r) => r.scheduledFor?.getTime() === slot.getTime())).toHaveLength(1);
+    expect(runs).toHaveLength(1);
+    // The next slot is a new run.
+    expect((await store.claimRun(claim({ trigger: 'schedule', scheduledFor: new Date('2026-11-23T07:01:00Z') }))).claimed).toBe(true);
+  });
+
+  it('finishRun round-trips the outcome, with dates as Date and large byte counts intact', async () => {
+    const { run } = await store.claimRun(claim({ dryRun: true }));
+    clock.advance(1000);
+    await store.markStarted(run.id);
+    clock.advance(42_000);
+    const sha256 = 'a'.repeat(32) + '0123456789abcdef'.repeat(2);
+    const finished = await store.finishRun(run.id, {
+      status: 'succeeded',
+      rows: 1234,
+      bytes: 5_000_000_123,
+      sha256,
+      remotePath: '/districts/hilltop-csd/clever/students_20261123.csv',
+      target: 'sftp://sftp.example.org:22',
+    });
+    const expected = {
+      id: run.id,
+      status: 'succeeded',
+      dryRun: true,
+      rows: 1234,
+      bytes: 5_000_000_123,
+      sha256,
+      remotePath: '/districts/hilltop-csd/clever/students_20261123.csv',
+      target: 'sftp://sftp.example.org:22',
+      errorKind: null,
+      error: null,
+      createdAt: T0,
+      startedAt: new Date(T0.getTime() + 1000),
+      finishedAt: new Date(T0.getTime() + 43_000),
+    };
+    expect(finished).toMatchObject(expected);
+    expect(finished.finishedAt).toBeInstanceOf(Date);
+    expect(await store.getRun(run.id)).toEqual(finished);
+
+    const failed = (await store.claimRun(claim({ integrationId: 'other' }))).run;
+    const rec = await store.finishRun(failed.id, { status: 'failed', errorKind: 'source_auth', error: 'integration other: source sis: PostgreSQL refused the login' });
+    expect(rec).toMatchObject({ status: 'failed', errorKind: 'source_auth', error: 'integration other: source sis: PostgreSQL refused the login', rows: null, bytes: null, sha256: null });
+  });
+
+  it('lists runs newest first, filters by integration, limits, and gives the last run of each integration', async () => {
+    const ids: Record<string, number[]> = { a: [], b: [] };
+    for (const name of ['a', 'b', 'a', 'b', 'a'] as const) {
+      clock.advance(1000);
+      const { run } = await store.claimRun(claim({ integrationId: name }));
+      ids[name]!.push(run.id);
+      await store.finishRun(run.id, { status: name === 'a' ? 'succeeded' : 'failed' });
+    }
+    const all = await store.listRuns();
+    expect(all.map((r) => r.id)).toEqual([...ids.a!, ...ids.b!].sort((x, y) => y - x));
+    expect((await store.listRuns({ integrationId: 'b' })).map((r) => r.id)).toEqual([...ids.b!].reverse());
+    expect((await store.listRuns({ limit: 2 })).map((r) => r.id)).toEqual(all.slice(0, 2).map((r) => r.id));
+    const last = await store.lastRuns();
+    expect([...last.keys()].sort()).toEqual(['a', 'b']);
+    expect(last.get('a')).toMatchObject({ id: ids.a!.at(-1), status: 'succeeded' });
+    expect(last.get('b')).toMatchObject({ id: ids.b!.at(-1), status: 'failed' });
+    expect(await store.getRun(ids.a![0]!)).toMatchObject({ integrationId: 'a', status: 'succeeded' });
+    expect(await store.getRun(999_999)).toBeUndefined();
+  });
+
+  it('keeps log lines per run in the order they were appended', async () => {
+    const one = (await store.claimRun(claim())).run;
+    const two = (await store.claimRun(claim({ integrationId: 'other' }))).run;
+    const at = (s: number) => new Date(T0.getTime() + s * 1000);
+    await store.appendLogs(one.id, [
+      { at: at(1), level: 'info', message: 'run started', fields: { trigger: 'manual' } },
+      { at: at(2), level: 'info', message: 'extract started' },
+    ]);
+    await store.appendLogs(two.id, [{ at: at(2), level: 'info', message: 'run started' }]);
+    await store.appendLogs(one.id, []);
+    // Same timestamp as an earlier line: the append order still decides.
+    await store.appendLogs(one.id, [
+      { at: at(1), level: 'warn', message: 'sftp delivery retry', fields: { attempt: 2 } },
+      { at: at(9), level: 'info', message: 'run succeeded', fields: { rows: 10, bytes: 200 } },
+    ]);
+    expect(await store.getLogs(one.id)).toEqual([
+      { at: at(1), level: 'info', message: 'run started', fields: { trigger: 'manual' } },
+      { at: at(2), level: 'info', message: 'extract started' },
+      { at: at(1), level: 'warn', message: 'sftp delivery retry', fields: { attempt: 2 } },
+      { at: at(9), level: 'info', message: 'run succeeded', fields: { rows: 10, bytes: 200 } },
+    ]);
+    expect((await store.getLogs(two.id)).map((l) => l.message)).toEqual(['run started']);
+    expect(await store.getLogs(999_999)).toEqual([]);
+  });
+
+  it('remembers enable/disable overrides, the latest one winning', async () => {
+    expect((await store.getStates()).size).toBe(0);
+    await store.setEnabled('hilltop-clever-students', false, 'vendor contract paused', 'alice');
+    clock.advance(3_600_000);
+    await store.setEnabled('riverbend-staff', false, null, 'bob');
+    clock.advance(3_600_000);
+    await store.setEnabled('hilltop-clever-students', true, null, 'carol');
+    const states = await store.getStates();
+    expect(states.get('hilltop-clever-students')).toEqual({
+      integrationId: 'hilltop-clever-students',
+      enabled: true,
+      reason: null,
+      changedBy: 'carol',
+      changedAt: new Date(T0.getTime() + 7_200_000),
+    });
+    expect(states.get('riverbend-staff')).toEqual({
+      integrationId: 'riverbend-staff',
+      enabled: false,
+      reason: null,
+      changedBy: 'bob',
+      changedAt: new Date(T0.getTime() + 3_600_000),
+    });
+    expect(states.size).toBe(2);
+  });
+
+  it('interrupts only the running runs of dead processes on this host', async () => {
+    const alive = new Set([100]);
+    const deadHere = (await store.claimRun(claim({ integrationId: 'dead-here', pid: 200 }))).run;
+    const aliveHere = (await store.claimRun(claim({ integrationId: 'alive-here', pid: 100 }))).run;
+    const deadElsewhere = (await store.claimRun(claim({ integrationId: 'dead-elsewhere', pid: 200, host: 'ferry-host-b' }))).run;
+    const finishedDead = (await store.claimRun(claim({ integrationId: 'finished', pid: 200 }))).run;
+    await store.finishRun(finishedDead.id, { status: 'succeeded' });
+    clock.advance(5000);
+
+    const asked: number[] = [];
+    const n = await store.interruptOrphans(HOST, (pid) => {
+      asked.push(pid);
+      return alive.has(pid);
+    });
+    expect(n).toBe(1);
+    expect(asked.sort()).toEqual([100, 200]); // only this host's running runs are looked at
+    expect(await store.getRun(deadHere.id)).toMatchObject({ status: 'interrupted', errorKind: 'aborted', finishedAt: clock.now() });
+    expect((await store.getRun(deadHere.id))?.error).toContain('pid 200');
+    expect(await store.getRun(aliveHere.id)).toMatchObject({ status: 'running', finishedAt: null });
+    expect(await store.getRun(deadElsewhere.id)).toMatchObject({ status: 'running', finishedAt: null });
+    expect(await store.getRun(finishedDead.id)).toMatchObject({ status: 'succeeded' });
+    // Once interrupted, the integration can run again.
+    expect((await store.claimRun(claim({ integrationId: 'dead-here' }))).claimed).toBe(true);
+  });
+
+  it('10 simultaneous claims for one integration: exactly one wins, the others are recorded as skipped', async () => {
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.claimRun(claim({ requestedBy: `racer-${i}` }))));
+    const winners = results.filter((r) => r.claimed);
+    expect(winners).toHaveLength(1);
+    const winner = winners[0]!.run;
+    for (const r of results) {
+      if (r.claimed) continue;
+      expect(r).toMatchObject({ reason: 'already_running', runningId: winner.id, run: { status: 'skipped' } });
+    }
+    const runs = await store.listRuns({ integrationId: 'hilltop-clever-students' });
+    expect(runs).toHaveLength(10);
+    expect(runs.filter((r) => r.status === 'running').map((r) => r.id)).toEqual([winner.id]);
+  });
+});
+
+describe('SQLite run store file', () => {
+  it('is created readable and writable by its owner only (0600)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-run-store-mode-'));
+    const path = join(dir, 'ferry.sqlite');
+    const previous = process.umask(0o000); // even with a permissive umask
+    let store: RunStore | undefined;
+    try {
+      store = await openRunStore({ kind: 'sqlite', path }, createManualClock(T0));
+      await store.claimRun(claim());
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      // The WAL and shared-memory files carry the same data and must be no more open.
+      for (const f of await readdir(dir)) expect({ f, mode: statSync(join(dir, f)).mode & 0o777 }).toEqual({ f, mode: 0o600 });
+    } finally {
+      process.umask(previous);
+      await store?.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -9,6 +9,8 @@ export default defineConfig({
     // Integration suites start their own PostgreSQL and sshd; keep file parallelism modest on 2 cores.
     maxWorkers: 2,
     minWorkers: 1,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print one plain closing line (N passed, N failed, N skipped).
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-report.json' },
   },
 });

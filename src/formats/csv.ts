@@ -1,5 +1,3 @@
-import { stringify } from 'csv-stringify/sync';
-import type { Options as StringifyOptions } from 'csv-stringify/sync';
 import { FerryError } from '../core/errors.js';
 import type { CellValue, RowBatch } from '../core/source.js';
 import type { ColumnDef } from '../config/model.js';
@@ -7,7 +5,7 @@ import type { ColumnType, FormatOptions } from '../config/schema.js';
 
 /**
  * CSV by the declared column types: dates as YYYY-MM-DD with no time zone shift, timestamps as ISO 8601,
- * booleans as configured, NULL as an empty field, RFC 4180 quoting by csv-stringify.
+ * booleans as configured, NULL as an empty field, RFC 4180 quoting (quoteField).
  * Error messages name the column and row number, never the value (row data stays out of logs).
  */
 
@@ -25,41 +23,46 @@ export async function* encodeCsv(
   integrationId: string,
   stats: CsvEncoderStats,
 ): AsyncGenerator<string> {
-  const options: StringifyOptions = {
-    delimiter: format.delimiter,
-    record_delimiter: format.lineEnding === 'crlf' ? '\r\n' : '\n',
-    // With an explicit record_delimiter, csv-stringify quotes only fields containing that exact sequence; a bare LF
-    // inside a value would then split the row in a CRLF file. RFC 4180 wants any CR or LF quoted.
-    quote_record_delimiter: true,
-  };
+  const delimiter = format.delimiter;
+  const eol = format.lineEnding === 'crlf' ? '\r\n' : '\n';
   const names = columns.map((c) => c.name);
   let prefix = format.bom ? '\ufeff' : '';
-  if (format.header) prefix += stringify([names], options);
+  if (format.header) prefix += names.map((n) => quoteField(n, delimiter)).join(delimiter) + eol;
   if (prefix) yield prefix;
 
   const converters = columns.map((c) => converterFor(c.type, format));
   let mapping: number[] | undefined;
   for await (const batch of batches) {
     mapping ??= mapColumns(batch.columns, names, integrationId);
-    const records: (string | undefined)[][] = new Array(batch.rows.length);
+    // One string per batch, built field by field: no per-record arrays (this loop runs once per cell).
+    let text = '';
     for (let r = 0; r < batch.rows.length; r++) {
       const row = batch.rows[r]!;
-      const rec: (string | undefined)[] = new Array(mapping.length);
       for (let c = 0; c < mapping.length; c++) {
+        if (c > 0) text += delimiter;
         const v = row[mapping[c]!];
-        if (v === null || v === undefined) {
-          rec[c] = undefined;
-          continue;
-        }
+        if (v === null || v === undefined) continue;
         const out = converters[c]!(v);
         if (out === undefined) throw cellError(integrationId, columns[c]!, stats.rows + r + 1);
-        rec[c] = out;
+        text += quoteField(out, delimiter);
       }
-      records[r] = rec;
+      text += eol;
     }
     stats.rows += batch.rows.length;
-    if (records.length > 0) yield stringify(records, options);
+    if (batch.rows.length > 0) yield text;
   }
+}
+
+/**
+ * RFC 4180 quoting: a field is quoted when it holds the delimiter, a double quote, CR or LF (a bare LF too, even in a
+ * CRLF file), and its double quotes are doubled. Empty strings and NULLs are both written as nothing.
+ */
+export function quoteField(value: string, delimiter: string): string {
+  const hasQuote = value.includes('"');
+  if (hasQuote || value.includes(delimiter) || value.includes('\n') || value.includes('\r')) {
+    return `"${hasQuote ? value.replaceAll('"', '""') : value}"`;
+  }
+  return value;
 }
 
 function mapColumns(got: readonly string[], want: readonly string[], integrationId: string): number[] {

@@ -1,8 +1,10 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
+import { to as copyTo } from 'pg-copy-streams';
 import { FerryError } from '../../src/core/errors.js';
 import { compileNamedSql } from '../../src/core/named-sql.js';
-import type { BoundQuery, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
+import type { BoundQuery, ConnectionInfo, CsvCopyRequest, CsvCopyStream, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
+import { planCsvCopy } from './csv-copy-plan.js';
 
 export interface PostgresSourceOptions {
   id: string;
@@ -98,6 +100,29 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
         // Closing the portal waits for the server's reply; after an abort the connection is gone and that wait would never end.
         if (!done && !options.signal?.aborted) await cursor.close().catch(() => undefined);
       }
+    },
+    async copyCsv(req: CsvCopyRequest): Promise<CsvCopyStream | undefined> {
+      const conn = await connect(req.signal);
+      const plan = await planCsvCopy(conn, req.query, req.columns, req.format);
+      if (!plan) return undefined;
+      for (const [name, value] of plan.settings) await conn.query('SELECT set_config($1, $2, false)', [name, value]);
+      const stream = conn.query(copyTo(plan.copySql, { highWaterMark: 1 << 20 }));
+      const onAbort = () => {
+        stream.destroy(req.signal?.reason instanceof Error ? req.signal.reason : new Error('aborted'));
+        void conn.end().catch(() => undefined);
+      };
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      async function* body(): AsyncGenerator<Buffer> {
+        try {
+          for await (const chunk of stream) yield chunk as Buffer;
+        } catch (err) {
+          req.signal?.throwIfAborted();
+          throw new FerryError('source_query', `${who}: query failed: ${(err as Error).message}`, { integration: opts.integration, field: 'query.sql', cause: err });
+        } finally {
+          req.signal?.removeEventListener('abort', onAbort);
+        }
+      }
+      return { body: body(), rowCount: () => stream.rowCount };
     },
     async testConnection(options = {}): Promise<ConnectionInfo> {
       const conn = await connect(options.signal);

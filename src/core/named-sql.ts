@@ -3,12 +3,15 @@
  * skipping string literals, quoted identifiers, comments, dollar-quoted bodies and `::` casts.
  * Values are bound by the driver; the text never contains them.
  */
-export type PlaceholderStyle = 'dollar' | 'question';
+/** `$1`-style (PostgreSQL), `?` (SQLite), or a function that writes the text for the nth distinct name (1-based). */
+export type PlaceholderStyle = 'dollar' | 'question' | ((name: string, index: number) => string);
 
 export interface CompiledSql {
   readonly text: string;
   /** Placeholder names in the order the driver expects values. */
   readonly order: readonly string[];
+  /** Semicolons outside literals and comments (statement separators). */
+  readonly separators: number;
 }
 
 export function findPlaceholders(sql: string): string[] {
@@ -19,6 +22,7 @@ export function compileNamedSql(sql: string, style: PlaceholderStyle): CompiledS
   let out = '';
   const order: string[] = [];
   const indexOf = new Map<string, number>();
+  let separators = 0;
   let i = 0;
   const n = sql.length;
   while (i < n) {
@@ -49,20 +53,24 @@ export function compileNamedSql(sql: string, style: PlaceholderStyle): CompiledS
         out += c;
         i++;
       }
+    } else if (c === ';') {
+      separators++;
+      out += c;
+      i++;
     } else if (c === ':' && next === ':') {
       out += '::';
       i += 2;
     } else if (c === ':' && /[A-Za-z_]/.test(next ?? '')) {
       const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(sql.slice(i + 1))!;
       const name = m[0];
-      if (style === 'dollar') {
+      if (style !== 'question') {
         let idx = indexOf.get(name);
         if (idx === undefined) {
           order.push(name);
           idx = order.length;
           indexOf.set(name, idx);
         }
-        out += `$${idx}`;
+        out += style === 'dollar' ? `$${idx}` : style(name, idx);
       } else {
         order.push(name);
         out += '?';
@@ -73,7 +81,7 @@ export function compileNamedSql(sql: string, style: PlaceholderStyle): CompiledS
       i++;
     }
   }
-  return { text: out, order };
+  return { text: out, order, separators };
 }
 
 function skipQuoted(sql: string, start: number, quote: string): number {

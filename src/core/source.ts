@@ -1,4 +1,6 @@
 import type { Logger } from 'winston';
+import type { ColumnDef } from '../config/model.js';
+import type { FormatOptions } from '../config/schema.js';
 
 /** A value as a source driver hands it over; the format layer turns it into text using the declared column type. */
 export type CellValue = string | number | bigint | boolean | Date | Buffer | null | undefined;
@@ -32,11 +34,30 @@ export interface ConnectionInfo {
   details?: Record<string, string | number>;
 }
 
+export interface CsvCopyRequest {
+  query: BoundQuery;
+  columns: readonly ColumnDef[];
+  format: FormatOptions;
+  signal?: AbortSignal;
+}
+
+/** CSV records written by the source itself: no header, each row ending in LF, byte-identical to Ferry's writer. */
+export interface CsvCopyStream {
+  body: AsyncIterable<Buffer>;
+  /** Rows written; final once `body` is exhausted. */
+  rowCount(): number;
+}
+
 /** What the core needs from any source kind. Optional capabilities are optional methods. */
 export interface Source {
   readonly kind: string;
   /** Stream the rows of a query, batch by batch; always at least one batch (possibly empty) so the columns are known. Stops (and releases the connection) when the consumer stops or the signal aborts. */
   stream(query: BoundQuery, options?: StreamOptions): AsyncIterable<RowBatch>;
+  /**
+   * Optional fast path: the database writes the CSV itself. Returns undefined when it cannot match Ferry's CSV rules
+   * for these columns exactly; the pipeline then streams rows instead.
+   */
+  copyCsv?(request: CsvCopyRequest): Promise<CsvCopyStream | undefined>;
   /** Check reachability and credentials without reading student data. */
   testConnection?(options?: { signal?: AbortSignal }): Promise<ConnectionInfo>;
   close(): Promise<void>;

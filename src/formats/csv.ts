@@ -26,8 +26,7 @@ export async function* encodeCsv(
   const delimiter = format.delimiter;
   const eol = format.lineEnding === 'crlf' ? '\r\n' : '\n';
   const names = columns.map((c) => c.name);
-  let prefix = format.bom ? '\ufeff' : '';
-  if (format.header) prefix += names.map((n) => quoteField(n, delimiter)).join(delimiter) + eol;
+  const prefix = csvPrefix(columns, format);
   if (prefix) yield prefix;
 
   const converters = columns.map((c) => converterFor(c.type, format));
@@ -50,6 +49,44 @@ export async function* encodeCsv(
     }
     stats.rows += batch.rows.length;
     if (batch.rows.length > 0) yield text;
+  }
+}
+
+/** The BOM (if asked for) and the header row. */
+export function csvPrefix(columns: readonly ColumnDef[], format: FormatOptions): string {
+  const eol = format.lineEnding === 'crlf' ? '\r\n' : '\n';
+  let prefix = format.bom ? '\ufeff' : '';
+  if (format.header) prefix += columns.map((c) => quoteField(c.name, format.delimiter)).join(format.delimiter) + eol;
+  return prefix;
+}
+
+const LF = 0x0a;
+const QUOTE = 0x22;
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Turns the LF that ends each CSV record into CRLF, leaving line breaks inside quoted values as they are.
+ * Quote state carries across chunks; a doubled quote toggles twice and so changes nothing.
+ */
+export async function* lfToCrlfOutsideQuotes(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let inQuotes = false;
+  for await (const chunk of chunks) {
+    const parts: Buffer[] = [];
+    let start = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (b === QUOTE) inQuotes = !inQuotes;
+      else if (b === LF && !inQuotes) {
+        parts.push(chunk.subarray(start, i), CRLF);
+        start = i + 1;
+      }
+    }
+    if (parts.length === 0) {
+      yield chunk;
+      continue;
+    }
+    parts.push(chunk.subarray(start));
+    yield Buffer.concat(parts);
   }
 }
 

@@ -11,7 +11,7 @@ import type { Source } from '../core/source.js';
 import type { Integration } from '../config/model.js';
 import type { ResolvedParams } from '../config/params.js';
 import { renderRemotePath } from '../delivery/remote-path.js';
-import { encodeCsv } from '../formats/csv.js';
+import { csvPrefix, encodeCsv, lfToCrlfOutsideQuotes } from '../formats/csv.js';
 
 /** Everything one stage of a run may use; nothing reads globals or process.env after start-up. */
 export interface RunContext {
@@ -67,11 +67,23 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     let bytes = 0;
     const stats = { rows: 0 };
     let lastProgress = 0;
-    const batches = source.stream({ text: integration.extract.sql, values: ctx.params.binds }, { signal, logger });
-    const encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats);
+    const rowsWritten = { count: () => stats.rows };
+    const copy = source.copyCsv
+      ? await source.copyCsv({ query: { text: integration.extract.sql, values: ctx.params.binds }, columns: integration.extract.columns, format: integration.format, signal })
+      : undefined;
+    let encoded: AsyncIterable<string | Buffer>;
+    if (copy) {
+      // The database writes the records; Ferry adds the header and, for CRLF files, the CR.
+      const body = integration.format.lineEnding === 'crlf' ? lfToCrlfOutsideQuotes(copy.body) : copy.body;
+      encoded = prefixed(csvPrefix(integration.extract.columns, integration.format), body);
+      rowsWritten.count = copy.rowCount;
+    } else {
+      const batches = source.stream({ text: integration.extract.sql, values: ctx.params.binds }, { signal, logger });
+      encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats);
+    }
     async function* hashed(): AsyncGenerator<Buffer> {
       for await (const chunk of encoded) {
-        const buf = Buffer.from(chunk, 'utf8');
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
         hash.update(buf);
         bytes += buf.length;
         if (opts.onProgress && stats.rows - lastProgress >= 10_000) {
@@ -81,10 +93,11 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
         yield buf;
       }
     }
-    logger.info('extract started', { source: integration.source.id, extract: integration.extract.name });
+    logger.info('extract started', { source: integration.source.id, extract: integration.extract.name, mode: copy ? 'database-csv' : 'rows' });
     const out = await openSpool(partSpool, integration.id);
     await pipeline(Readable.from(hashed()), out, { signal });
     await source.close();
+    stats.rows = rowsWritten.count();
     opts.onProgress?.(stats.rows);
     const sha256 = hash.digest('hex');
     logger.info('extract written', { rows: stats.rows, bytes });
@@ -136,4 +149,9 @@ async function openSpool(file: string, integrationId: string): Promise<Writable>
       cause: err,
     });
   }
+}
+
+async function* prefixed(prefix: string, body: AsyncIterable<Buffer>): AsyncGenerator<string | Buffer> {
+  if (prefix) yield prefix;
+  yield* body;
 }

@@ -5,14 +5,14 @@ describe('compileNamedSql', () => {
   const sql = 'SELECT * FROM s WHERE district_id = :districtId AND grade BETWEEN :gradeMin AND :gradeMax AND owner = :districtId';
 
   it('numbers placeholders for PostgreSQL, reusing the index of a repeated name', () => {
-    expect(compileNamedSql(sql, 'dollar')).toEqual({
+    expect(compileNamedSql(sql, 'dollar')).toMatchObject({
       text: 'SELECT * FROM s WHERE district_id = $1 AND grade BETWEEN $2 AND $3 AND owner = $1',
       order: ['districtId', 'gradeMin', 'gradeMax'],
     });
   });
 
   it('writes ? for SQLite, listing a repeated name once per use', () => {
-    expect(compileNamedSql(sql, 'question')).toEqual({
+    expect(compileNamedSql(sql, 'question')).toMatchObject({
       text: 'SELECT * FROM s WHERE district_id = ? AND grade BETWEEN ? AND ? AND owner = ?',
       order: ['districtId', 'gradeMin', 'gradeMax', 'districtId'],
     });
@@ -28,13 +28,13 @@ describe('compileNamedSql', () => {
     ['a :: cast', "SELECT '{a}'::text[], 1::int"],
     ['an array slice with a number', 'SELECT arr[1:2] FROM t'],
   ])('leaves %s alone', (_what, text) => {
-    expect(compileNamedSql(text, 'dollar')).toEqual({ text, order: [] });
-    expect(compileNamedSql(text, 'question')).toEqual({ text, order: [] });
+    expect(compileNamedSql(text, 'dollar')).toMatchObject({ text, order: [] });
+    expect(compileNamedSql(text, 'question')).toMatchObject({ text, order: [] });
   });
 
   it('binds a placeholder right next to a cast, and after a comment ends', () => {
     const text = "SELECT :ids::text[], 'x:y' -- :no\n, :asOf /* :no */ + :days";
-    expect(compileNamedSql(text, 'dollar')).toEqual({
+    expect(compileNamedSql(text, 'dollar')).toMatchObject({
       text: "SELECT $1::text[], 'x:y' -- :no\n, $2 /* :no */ + $3",
       order: ['ids', 'asOf', 'days'],
     });
@@ -49,5 +49,18 @@ describe('findPlaceholders', () => {
 
   it('finds none in SQL without placeholders', () => {
     expect(findPlaceholders("SELECT now()::date, '00:00'")).toEqual([]);
+  });
+});
+
+describe('statement separators and custom placeholder text', () => {
+  it('counts semicolons only outside literals and comments', () => {
+    expect(compileNamedSql("SELECT ';' -- a; b\n/* c; */ FROM t;", 'dollar').separators).toBe(1);
+    expect(compileNamedSql('SELECT 1; SELECT 2', 'dollar').separators).toBe(1);
+    expect(compileNamedSql("SELECT $$;$$, 'x;y'", 'dollar').separators).toBe(0);
+  });
+  it('writes each distinct name through a function, with its 1-based index', () => {
+    const c = compileNamedSql("SELECT :a, :b, :a, ':a'", (name, i) => `<${name}#${i}>`);
+    expect(c.text).toBe("SELECT <a#1>, <b#2>, <a#1>, ':a'");
+    expect(c.order).toEqual(['a', 'b']);
   });
 });

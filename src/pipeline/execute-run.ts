@@ -67,7 +67,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     let bytes = 0;
     const stats = { rows: 0 };
     let lastProgress = 0;
-    const rowsWritten = { count: () => stats.rows };
+    let rowsWritten = () => stats.rows;
     const copy = source.copyCsv
       ? await source.copyCsv({ query: { text: integration.extract.sql, values: ctx.params.binds }, columns: integration.extract.columns, format: integration.format, signal })
       : undefined;
@@ -76,7 +76,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
       // The database writes the records; Ferry adds the header and, for CRLF files, the CR.
       const body = integration.format.lineEnding === 'crlf' ? lfToCrlfOutsideQuotes(copy.body) : copy.body;
       encoded = prefixed(csvPrefix(integration.extract.columns, integration.format), body);
-      rowsWritten.count = copy.rowCount;
+      rowsWritten = copy.rowCount;
     } else {
       const batches = source.stream({ text: integration.extract.sql, values: ctx.params.binds }, { signal, logger });
       encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats);
@@ -97,7 +97,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     const out = await openSpool(partSpool, integration.id);
     await pipeline(Readable.from(hashed()), out, { signal });
     await source.close();
-    stats.rows = rowsWritten.count();
+    stats.rows = rowsWritten();
     opts.onProgress?.(stats.rows);
     const sha256 = hash.digest('hex');
     logger.info('extract written', { rows: stats.rows, bytes });

@@ -85,8 +85,13 @@ export function createRunner(deps: RunnerDeps): Runner {
       host,
       pid: process.pid,
     });
+    if (!claim.claimed && claim.reason === 'slot_taken') {
+      // Another process (or an earlier fire) already recorded this slot: nothing to do, nothing new to record.
+      deps.logger.debug('slot already recorded', { ...base, runId: claim.run.id, scheduledFor: scheduledFor?.toISOString() });
+      return { run: claim.run, spoolPath: null };
+    }
     if (!claim.claimed) {
-      if (claim.reason === 'already_running') deps.logger.warn('run skipped: integration already running', { ...base, runId: claim.run.id, runningId: claim.runningId, trigger: req.trigger });
+      deps.logger.warn('run skipped: integration already running', { ...base, runId: claim.run.id, runningId: claim.runningId, trigger: req.trigger });
       return { run: claim.run, spoolPath: null, error: new FerryError('already_running', claim.run.error ?? `integration ${integration.id} is already running`, { integration: integration.id }) };
     }
     const runId = claim.run.id;

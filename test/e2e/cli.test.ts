@@ -2,9 +2,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ferry, REPO } from '../helpers/cli.js';
 import { makeDemoConfigDir, type DemoConfigDir } from '../helpers/demo-config.js';
+import { createTestDatabase } from '../helpers/pg-database.js';
 
 /** An oracle written independently of Ferry's encoder: RFC 4180 quoting over a direct SQLite query. */
 function expectedCsv(sisPath: string): string {
@@ -195,5 +197,32 @@ describe('ferry CLI on bad config', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('destinations.demo-sftp.password: inline secrets are not allowed');
     expect(r.stderr).not.toContain('hunter2-inline');
+  });
+});
+
+describe('ferry CLI with the run store in PostgreSQL', () => {
+  it('records runs in PostgreSQL when store.postgres.url is set (by reference)', async () => {
+    const db = await createTestDatabase('store');
+    try {
+      const cfg = await makeDemoConfigDir({ extraFerry: { store: { postgres: { url: { env: 'E2E_STORE_URL' } } } } });
+      const env = { E2E_STORE_URL: db.url };
+      const r = await ferry(['run', 'hilltop-clever-students', '--config', cfg.dir], { env });
+      expect(r.code).toBe(0);
+      expect(fs.existsSync(path.join(cfg.dataDir, 'ferry.sqlite'))).toBe(false);
+      const h = JSON.parse((await ferry(['history', '--json', '--config', cfg.dir], { env })).stdout) as Record<string, unknown>[];
+      expect(h).toHaveLength(1);
+      expect(h[0]).toMatchObject({ status: 'succeeded', trigger: 'manual' });
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      const rows = (await client.query('SELECT status, rows FROM runs')).rows;
+      await client.end();
+      expect(rows).toEqual([{ status: 'succeeded', rows: h[0]!.rows === null ? null : String(h[0]!.rows) }]);
+      // without the variable, one clear sentence naming the field
+      const bad = await ferry(['history', '--config', cfg.dir]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe('ferry: store field postgres.url: environment variable E2E_STORE_URL is not set\n');
+    } finally {
+      await db.drop();
+    }
   });
 });

@@ -6,6 +6,8 @@ export interface ColumnDef {
   readonly name: string;
   readonly type: ColumnType;
   readonly description?: string | undefined;
+  /** API sources: dotted path of the value in a response record (e.g. `name.last_name`). */
+  readonly path?: string | undefined;
 }
 
 export interface Extract {

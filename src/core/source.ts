@@ -16,8 +16,13 @@ export interface RowBatch {
  * Values are never pasted into the text; each connector turns placeholders into its driver's own binding.
  */
 export interface BoundQuery {
+  /** SQL for database sources; empty for API sources. */
   readonly text: string;
   readonly values: Readonly<Record<string, BindValue>>;
+  /** For API sources: the extract's `request:` block (validated by the connector's own schema at load time). */
+  readonly request?: Readonly<Record<string, unknown>> | undefined;
+  /** The declared output columns; API sources map record fields onto them (`path`). */
+  readonly columns?: readonly ColumnDef[] | undefined;
 }
 export type BindValue = string | number | boolean | null | readonly string[] | readonly number[];
 

@@ -14,11 +14,19 @@ export interface CompiledSql {
   readonly separators: number;
 }
 
-export function findPlaceholders(sql: string): string[] {
-  return [...new Set(compileNamedSql(sql, 'question').order)];
+/** `:name` (Ferry's SQL for PostgreSQL and SQLite) or `@name` (T-SQL, bound by name by the SQL Server driver). */
+export type PlaceholderMarker = ':' | '@';
+
+export function findPlaceholders(sql: string, marker: PlaceholderMarker = ':'): string[] {
+  const names = new Set(compileNamedSql(sql, 'question', marker).order);
+  if (marker === '@') {
+    // T-SQL local variables are declared in the script itself; they are not parameters.
+    for (const m of sql.matchAll(/\bDECLARE\s+@([A-Za-z_][A-Za-z0-9_]*)/gi)) names.delete(m[1]!);
+  }
+  return [...names];
 }
 
-export function compileNamedSql(sql: string, style: PlaceholderStyle): CompiledSql {
+export function compileNamedSql(sql: string, style: PlaceholderStyle, marker: PlaceholderMarker = ':'): CompiledSql {
   let out = '';
   const order: string[] = [];
   const indexOf = new Map<string, number>();
@@ -57,10 +65,18 @@ export function compileNamedSql(sql: string, style: PlaceholderStyle): CompiledS
       separators++;
       out += c;
       i++;
-    } else if (c === ':' && next === ':') {
-      out += '::';
-      i += 2;
-    } else if (c === ':' && /[A-Za-z_]/.test(next ?? '')) {
+    } else if (c === marker && next === marker) {
+      // `::` casts in PostgreSQL, `@@VERSION`-style globals in T-SQL
+      let j = i;
+      while (sql[j] === marker) j++;
+      out += sql.slice(i, j);
+      i = j;
+      if (marker === '@') {
+        const m = /^[A-Za-z0-9_]*/.exec(sql.slice(i))!;
+        out += m[0];
+        i += m[0].length;
+      }
+    } else if (c === marker && /[A-Za-z_]/.test(next ?? '')) {
       const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(sql.slice(i + 1))!;
       const name = m[0];
       if (style !== 'question') {

@@ -64,3 +64,13 @@ describe('statement separators and custom placeholder text', () => {
     expect(c.order).toEqual(['a', 'b']);
   });
 });
+
+describe('T-SQL placeholders (@name)', () => {
+  it('finds @name parameters, not @@globals, declared locals, literals or comments', () => {
+    const sql = "DECLARE @today date = GETDATE(); SELECT @@VERSION, @schoolYear, '@nope' -- @nor\nFROM v WHERE x IN (SELECT value FROM STRING_SPLIT(@buildings, ',')) AND d <= @today AND y = @schoolYear";
+    expect(findPlaceholders(sql, '@').sort()).toEqual(['buildings', 'schoolYear']);
+  });
+  it('leaves :: casts alone in colon mode', () => {
+    expect(compileNamedSql('SELECT :a::int, x::text', 'dollar').text).toBe('SELECT $1::int, x::text');
+  });
+});

@@ -68,6 +68,7 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
   return {
     kind: 'postgres',
     async *stream(query: BoundQuery, options: StreamOptions = {}): AsyncGenerator<RowBatch> {
+      options.signal?.throwIfAborted();
       const conn = await connect(options.signal);
       const compiled = compileNamedSql(query.text, 'dollar');
       const values = compiled.order.map((n) => query.values[n] ?? null);

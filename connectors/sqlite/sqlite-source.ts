@@ -34,6 +34,7 @@ export function createSqliteSource(opts: SqliteSourceOptions): Source {
   return {
     kind: 'sqlite',
     async *stream(query: BoundQuery, options: StreamOptions = {}): AsyncGenerator<RowBatch> {
+      options.signal?.throwIfAborted();
       const conn = open();
       const compiled = compileNamedSql(query.text, 'question');
       const values = compiled.order.map((name) => toSqlite(query.values[name]));

@@ -5,6 +5,7 @@ import { isFerryError } from '../core/errors.js';
 import { cmdList, cmdNext, cmdShow, cmdValidate } from './commands/config-commands.js';
 import { cmdHistory, cmdLogs } from './commands/history-commands.js';
 import { cmdPreview, cmdRun } from './commands/run-commands.js';
+import { cmdTestConnection } from './commands/source-commands.js';
 import { cmdSetEnabled } from './commands/state-commands.js';
 import type { GlobalOptions, Io } from './context.js';
 
@@ -79,6 +80,14 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option('-n, --count <n>', 'how many', positiveInt, 5)
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdNext(id, { ...g(cmd), ...o }, io);
+    });
+
+  program
+    .command('test-connection <source>')
+    .description('reach a source and check its credentials without reading student data')
+    .option('--json', 'JSON output')
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdTestConnection(id, { ...g(cmd), ...o }, io);
     });
 
   try {

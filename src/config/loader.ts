@@ -7,7 +7,8 @@ import { findPlaceholders } from '../core/named-sql.js';
 import { checkTemplate } from '../delivery/remote-path.js';
 import type { ConfigProblem, District, Extract, FerryConfig, Integration, NamedDestination, NamedSource } from './model.js';
 import { bindNamesOf, resolveParams } from './params.js';
-import { districtFileSchema, extractFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
+import { checkRequest } from '../../connectors/request-schemas.js';
+import { API_SOURCE_KINDS, districtFileSchema, extractFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
 
 export class ConfigError extends FerryError {
   readonly problems: readonly ConfigProblem[];
@@ -245,17 +246,25 @@ function loadExtracts(extractsDir: string, add: AddProblem): Map<string, Extract
       const rel = displayPath(metaFile);
       if (meta.source !== kind) add(metaFile, 'source', `is ${meta.source} but the extract sits under ${kind}/`);
       if (extracts.has(meta.name)) add(metaFile, 'name', `extract ${meta.name} is already defined in ${extracts.get(meta.name)!.file}`);
-      const sqlFile = path.join(dir, 'query.sql');
-      let sql: string;
-      try {
-        sql = fs.readFileSync(sqlFile, 'utf8');
-      } catch {
-        add(sqlFile, '', 'query.sql not found next to extract.yaml');
-        continue;
-      }
-      const bindable = bindNamesOf(meta);
-      for (const ph of findPlaceholders(sql)) {
-        if (!bindable.has(ph)) add(sqlFile, `:${ph}`, `placeholder :${ph} is neither a declared parameter nor a bind of a declared filter (${[...bindable].join(', ') || 'none'})`);
+      let sql = '';
+      if (API_SOURCE_KINDS.includes(meta.source)) {
+        // API extracts describe a request instead of SQL; the connector's own schema checks it.
+        if (!meta.request) add(metaFile, 'request', `is required for ${meta.source} extracts (what to fetch and how records map to columns)`);
+        else for (const p of checkRequest(meta.source, meta.request)) add(metaFile, p.field ? `request.${p.field}` : 'request', p.message);
+      } else {
+        if (meta.request) add(metaFile, 'request', `only API extracts (${API_SOURCE_KINDS.join(', ')}) take a request block`);
+        const sqlFile = path.join(dir, 'query.sql');
+        try {
+          sql = fs.readFileSync(sqlFile, 'utf8');
+        } catch {
+          add(sqlFile, '', 'query.sql not found next to extract.yaml');
+          continue;
+        }
+        const marker = meta.source === 'schooltool' ? '@' : ':';
+        const bindable = bindNamesOf(meta);
+        for (const ph of findPlaceholders(sql, marker)) {
+          if (!bindable.has(ph)) add(sqlFile, `${marker}${ph}`, `placeholder ${marker}${ph} is neither a declared parameter nor a bind of a declared filter (${[...bindable].join(', ') || 'none'})`);
+        }
       }
       const seen = new Set<string>();
       meta.columns.forEach((c, i) => {
@@ -272,6 +281,7 @@ function loadExtracts(extractsDir: string, add: AddProblem): Map<string, Extract
           params: Object.freeze({ ...meta.params }),
           columns: Object.freeze(meta.columns.map((c) => Object.freeze({ ...c }))),
           sql,
+          request: meta.request ? Object.freeze({ ...meta.request }) : undefined,
           file: rel,
         }),
       );

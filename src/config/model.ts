@@ -17,7 +17,10 @@ export interface Extract {
   readonly filters: readonly StandardFilter[];
   readonly params: Readonly<Record<string, ParamDecl>>;
   readonly columns: readonly ColumnDef[];
+  /** SQL for database sources ('' for API sources). */
   readonly sql: string;
+  /** API sources: what to fetch (the `request:` block, checked by the connector's schema). */
+  readonly request?: Readonly<Record<string, unknown>> | undefined;
   /** The metadata file, for messages. */
   readonly file: string;
 }

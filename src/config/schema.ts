@@ -61,11 +61,46 @@ export const postgresSourceSchema = z.strictObject({
   maxConcurrency: positiveInt.optional(),
 });
 
-export const sourceSchema = z.discriminatedUnion('kind', [sqliteSourceSchema, postgresSourceSchema], {
-  error: () => 'kind must be one of: sqlite, postgres',
+/** SchoolTool runs on SQL Server; reached with mssql (tedious). */
+export const schoolToolSourceSchema = z
+  .strictObject({
+    kind: z.literal('schooltool'),
+    host: z.string().min(1),
+    port: port.optional(),
+    instanceName: z.string().min(1).optional(),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    password: secretRef.optional(),
+    encrypt: z.boolean().default(true),
+    trustServerCertificate: z.boolean().default(false),
+    connectTimeoutSeconds: positiveInt.default(15),
+    requestTimeoutSeconds: positiveInt.default(600),
+    readOnlyIntent: z.boolean().default(true),
+    maxConcurrency: positiveInt.optional(),
+  })
+  .refine((s) => !(s.port !== undefined && s.instanceName !== undefined), { message: 'give a port or an instanceName, not both', path: ['instanceName'] });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const apiCommon = {
+  clientId: z.union([z.string().min(1), secretRef]),
+  clientSecret: secretRef,
+  timeoutSeconds: positiveInt.default(60),
+  /** Requests in flight at once against this district's API. */
+  maxConcurrency: positiveInt.default(2),
+  pageSize: positiveInt.optional(),
+  retries: z.number().int().min(0).max(10).default(4),
+};
+
+export const powerSchoolSourceSchema = z.strictObject({ kind: z.literal('powerschool'), baseUrl: httpUrl, ...apiCommon });
+export const eSchoolDataSourceSchema = z.strictObject({ kind: z.literal('eschooldata'), tokenUrl: httpUrl, apiBase: httpUrl, ...apiCommon });
+
+export const SOURCE_KINDS = ['sqlite', 'postgres', 'schooltool', 'powerschool', 'eschooldata'] as const;
+export const sourceSchema = z.discriminatedUnion('kind', [sqliteSourceSchema, postgresSourceSchema, schoolToolSourceSchema, powerSchoolSourceSchema, eSchoolDataSourceSchema], {
+  error: () => `kind must be one of: ${SOURCE_KINDS.join(', ')}`,
 });
 export type SourceConfig = z.infer<typeof sourceSchema>;
-export const SOURCE_KINDS = ['sqlite', 'postgres'] as const;
+/** Source kinds whose extracts are requests (`request:` in extract.yaml) rather than SQL files. */
+export const API_SOURCE_KINDS: readonly SourceConfig['kind'][] = ['powerschool', 'eschooldata'];
 
 const fingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be an OpenSSH SHA-256 fingerprint like "SHA256:abc…" (ssh-keygen -lf key.pub)');
 
@@ -208,7 +243,9 @@ export const extractFileSchema = z.strictObject({
   params: z
     .record(z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'must be a camelCase name'), paramDeclSchema)
     .default({}),
+  /** API sources: what to fetch; checked by the connector's own schema. */
+  request: z.record(z.string(), z.unknown()).optional(),
   columns: z
-    .array(z.strictObject({ name: z.string().min(1), type: z.enum(COLUMN_TYPES), description: z.string().optional() }))
+    .array(z.strictObject({ name: z.string().min(1), type: z.enum(COLUMN_TYPES), description: z.string().optional(), path: z.string().min(1).optional() }))
     .min(1, 'must declare at least one output column'),
 });

@@ -7,7 +7,7 @@ import type { Logger } from 'winston';
 import type { Clock } from '../core/clock.js';
 import type { Destination } from '../core/destination.js';
 import { FerryError, toFerryError } from '../core/errors.js';
-import type { Source } from '../core/source.js';
+import type { BoundQuery, Source } from '../core/source.js';
 import type { Integration } from '../config/model.js';
 import type { ResolvedParams } from '../config/params.js';
 import { renderRemotePath } from '../delivery/remote-path.js';
@@ -69,7 +69,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     let lastProgress = 0;
     let rowsWritten = () => stats.rows;
     const copy = source.copyCsv
-      ? await source.copyCsv({ query: { text: integration.extract.sql, values: ctx.params.binds }, columns: integration.extract.columns, format: integration.format, signal })
+      ? await source.copyCsv({ query: queryOf(integration, ctx.params), columns: integration.extract.columns, format: integration.format, signal })
       : undefined;
     let encoded: AsyncIterable<string | Buffer>;
     if (copy) {
@@ -78,7 +78,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
       encoded = prefixed(csvPrefix(integration.extract.columns, integration.format), body);
       rowsWritten = copy.rowCount;
     } else {
-      const batches = source.stream({ text: integration.extract.sql, values: ctx.params.binds }, { signal, logger });
+      const batches = source.stream(queryOf(integration, ctx.params), { signal, logger });
       encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats);
     }
     async function* hashed(): AsyncGenerator<Buffer> {
@@ -154,4 +154,10 @@ async function openSpool(file: string, integrationId: string): Promise<Writable>
 async function* prefixed(prefix: string, body: AsyncIterable<Buffer>): AsyncGenerator<string | Buffer> {
   if (prefix) yield prefix;
   yield* body;
+}
+
+/** The query a source runs for this integration: SQL or an API request, with the bound parameter values. */
+export function queryOf(integration: Integration, params: ResolvedParams): BoundQuery {
+  const { extract } = integration;
+  return { text: extract.sql, values: params.binds, request: extract.request, columns: extract.columns };
 }

@@ -11,12 +11,16 @@ export interface ContractSubject {
   open(): Source;
   /** The extract's query for these standard filters (district hilltop-csd, school year 2027). */
   query(filters: { gradeMin: number; gradeMax: number; buildings: string[]; activeOnly: boolean }): BoundQuery;
+  /** Which demo identifier the extract's `student_id` column carries (APIs expose the state id). */
+  key?: 'student_id' | 'state_id';
 }
 
 /** Student ids the demo SIS holds for those filters, computed straight from the generated data. */
-export function expectedStudentIds(f: { gradeMin: number; gradeMax: number; buildings: string[]; activeOnly: boolean }): string[] {
+export function expectedStudentIds(f: { gradeMin: number; gradeMax: number; buildings: string[]; activeOnly: boolean }, key: 'student_id' | 'state_id' = 'student_id'): string[] {
   const data = generateDemoSis();
-  const active = new Map(data.get('students')!.filter((s) => s.district_id === 'hilltop-csd').map((s) => [s.student_id as string, Boolean(s.active)]));
+  const students = data.get('students')!.filter((s) => s.district_id === 'hilltop-csd');
+  const active = new Map(students.map((s) => [s.student_id as string, Boolean(s.active)]));
+  const keyOf = new Map(students.map((s) => [s.student_id as string, String(s[key])]));
   const ids = data
     .get('student_enrollments')!
     .filter(
@@ -28,7 +32,7 @@ export function expectedStudentIds(f: { gradeMin: number; gradeMax: number; buil
         (f.buildings.length === 0 || f.buildings.includes(e.school_code as string)) &&
         (!f.activeOnly || active.get(e.student_id as string) === true),
     )
-    .map((e) => e.student_id as string);
+    .map((e) => keyOf.get(e.student_id as string)!);
   return [...new Set(ids)].sort();
 }
 
@@ -57,7 +61,7 @@ export function sourceContract(subject: () => ContractSubject): void {
         expect(idIndex).toBeGreaterThanOrEqual(0);
         for (const r of rows) expect(r).toHaveLength(columns.length);
         const ids = [...new Set(rows.map((r) => String(r[idIndex])))].sort();
-        expect(ids).toEqual(expectedStudentIds(c.f));
+        expect(ids).toEqual(expectedStudentIds(c.f, s.key));
         expect(ids.length).toBeGreaterThan(0);
       } finally {
         await source.close();

@@ -6,6 +6,7 @@ import type { RowBatch } from '../../core/source.js';
 import { startDemoSftp } from '../../demo/bootstrap.js';
 import type { EmbeddedSftpServer } from '../../demo/sftp-server.js';
 import { encodeCsv } from '../../formats/csv.js';
+import { queryOf } from '../../pipeline/execute-run.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { currentUser, findIntegration, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes } from '../output.js';
@@ -81,7 +82,7 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
     const controller = new AbortController();
     const stats = { rows: 0 };
     try {
-      const limited = limitRows(source.stream({ text: i.extract.sql, values: params.binds }, { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit);
+      const limited = limitRows(source.stream(queryOf(i, params), { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit);
       for await (const chunk of encodeCsv(limited, i.extract.columns, { ...i.format, bom: false, lineEnding: 'lf' }, i.id, stats)) io.out(chunk);
     } finally {
       controller.abort();

@@ -1,0 +1,172 @@
+import { FerryError } from '../../src/core/errors.js';
+import type { Sleep } from '../../src/delivery/retry.js';
+import type { BindValue, BoundQuery, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
+import { createHttpClient, type HttpResponse } from '../http/http-client.js';
+import { createTokenProvider, sendAuthorized } from '../http/oauth-token.js';
+import { readPages, type Page } from '../http/paging.js';
+import { columnPaths, isObject, parseJsonBody, parseRequestBlock, rowsOf, substituteParams } from '../http/records.js';
+import { afterFetchFilter, wantedFilters, type FilterName, type FilterPaths } from '../http/standard-filters.js';
+import { eSchoolDataRequestSchema, type ESchoolDataRequest } from './eschooldata-request.js';
+
+export { eSchoolDataRequestSchema, type ESchoolDataRequest } from './eschooldata-request.js';
+
+export interface ESchoolDataSourceOptions {
+  id: string;
+  /** e.g. https://guru.eschooldata.com/api/v1/auth/token */
+  tokenUrl: string;
+  /** e.g. https://guru.eschooldata.com/api/v1 (the district's "Client API URL"). */
+  apiBase: string;
+  clientId: () => string;
+  clientSecret: () => string;
+  timeoutSeconds: number;
+  maxConcurrency: number;
+  /** Default 100; a smaller pageSize echoed in pagingInfo wins. */
+  pageSize?: number | undefined;
+  retries?: number | undefined;
+  integration?: string | undefined;
+  sleep?: Sleep | undefined;
+  now?: (() => number) | undefined;
+}
+
+/**
+ * eSchoolData's GURU API: OAuth2 client credentials posted as a form (client_id/client_secret in the body, as the one
+ * observed client does), then `GET {apiBase}/{endpoint}?pageNo=&pageSize=` answering
+ * `{"pagingInfo":{"totalCount","pageNo","pageSize"},"data":[…]}`.
+ */
+export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source {
+  const who = `${opts.integration ? `integration ${opts.integration}: ` : ''}source ${opts.id}`;
+  const integration = opts.integration;
+  const apiBase = opts.apiBase.replace(/\/+$/, '');
+  const http = createHttpClient({
+    who,
+    integration,
+    field: `sources.${opts.id}.apiBase`,
+    timeoutMs: opts.timeoutSeconds * 1000,
+    maxConcurrency: opts.maxConcurrency,
+    retries: opts.retries ?? 4,
+    sleep: opts.sleep,
+  });
+  const malformed = (path: string, detail: string) => new FerryError('source_query', `${who}: malformed response from ${path} (${detail})`, { integration });
+
+  const tokens = createTokenProvider(async (signal) => {
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: opts.clientId(), client_secret: opts.clientSecret() });
+    const res = await http.send({
+      method: 'POST',
+      url: opts.tokenUrl,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      body: form.toString(),
+      signal,
+    });
+    if (res.status === 400 || res.status === 401 || res.status === 403) {
+      throw new FerryError('source_auth', `${who}: eSchoolData refused the client credentials (HTTP ${res.status}) — check the client ID and secret the district provisioned`, {
+        integration,
+        field: `sources.${opts.id}.clientSecret`,
+      });
+    }
+    if (res.status !== 200) {
+      throw new FerryError('source_connect', `${who}: no token endpoint at ${res.path} (HTTP ${res.status}) — check tokenUrl`, { integration, field: `sources.${opts.id}.tokenUrl` });
+    }
+    const body = parseJsonBody(res.body, res.path, who, integration);
+    if (!isObject(body) || typeof body['access_token'] !== 'string') throw malformed(res.path, 'no access_token');
+    return { accessToken: body['access_token'], expiresInSeconds: Number(body['expires_in']) };
+  }, opts.now);
+
+  const get = async (endpoint: string, params: Record<string, string | number>, signal: AbortSignal | undefined, options: StreamOptions = {}): Promise<HttpResponse> => {
+    const res = await sendAuthorized(http, tokens, { method: 'GET', url: `${apiBase}/${endpoint}`, params, headers: { Accept: 'application/json' }, signal, logger: options.logger });
+    if (res.status === 200) return res;
+    const base = { integration, cause: new Error(`HTTP ${res.status} from ${res.path}`) };
+    if (res.status === 401) {
+      throw new FerryError('source_auth', `${who}: eSchoolData rejected a freshly issued access token for ${res.path}`, { ...base, field: `sources.${opts.id}.clientSecret` });
+    }
+    if (res.status === 403 || res.status === 404) {
+      throw new FerryError('source_query', `${who}: endpoint ${endpoint} is not enabled for this district (HTTP ${res.status})`, { ...base, field: 'request.endpoint' });
+    }
+    throw new FerryError('source_query', `${who}: ${res.path} answered HTTP ${res.status}`, base);
+  };
+
+  const pageOf = (res: HttpResponse, recordsKey: string): Page => {
+    const body = parseJsonBody(res.body, res.path, who, integration);
+    if (!isObject(body)) throw malformed(res.path, 'not an object');
+    const records = body[recordsKey];
+    if (!Array.isArray(records)) throw malformed(res.path, `no "${recordsKey}" list`);
+    const info = isObject(body['pagingInfo']) ? body['pagingInfo'] : {};
+    const num = (v: unknown) => (typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v)) ? Number(v) : undefined);
+    return { records, total: num(info['totalCount']), pageSize: num(info['pageSize']) };
+  };
+
+  return {
+    kind: 'eschooldata',
+    async *stream(query: BoundQuery, options: StreamOptions = {}): AsyncGenerator<RowBatch> {
+      const request = parseRequestBlock(eSchoolDataRequestSchema, query.request, who, integration);
+      const { names, paths } = columnPaths(query.columns, who, integration);
+      const { params, filterPaths, pushed } = planRead(request, query.values);
+      const keep = afterFetchFilter(filterPaths, wantedFilters(query.values), pushed, who, integration);
+      const pageSize = opts.pageSize ?? 100;
+      let total: number | undefined;
+      let read = 0;
+      let kept = 0;
+      for await (const records of readPages({
+        pageSize,
+        signal: options.signal,
+        lookahead: opts.maxConcurrency > 1,
+        fetchPage: async (pageNo, s) => {
+          const page = pageOf(await get(request.endpoint, { ...params, pageNo, pageSize }, s, options), request.recordsKey);
+          total ??= page.total;
+          return page;
+        },
+        overrun: (n, t) => new FerryError('source_query', `${who}: endpoint ${request.endpoint} kept returning full pages past its totalCount of ${t ?? '?'} (stopped after ${n} pages)`, { integration }),
+      })) {
+        read += records.length;
+        const rows = keep ? records.filter(keep) : records;
+        kept += rows.length;
+        if (rows.length > 0) yield { columns: names, rows: rowsOf(rows, paths) };
+      }
+      if (kept === 0) yield { columns: names, rows: [] };
+      if (total !== undefined && read !== total) options.logger?.warn('api record count changed during the read', { endpoint: request.endpoint, expected: total, read });
+      options.logger?.info('api read complete', { endpoint: request.endpoint, read, kept, tokenRequests: tokens.fetches });
+    },
+
+    async testConnection(o = {}): Promise<ConnectionInfo> {
+      await tokens.get(o.signal); // proves the credentials
+      const details: Record<string, string | number> = { apiBase: new URL(apiBase).host };
+      try {
+        // Schools, not students: a connection test reads no student data.
+        const page = pageOf(await get('schools', { pageNo: 1, pageSize: 1 }, o.signal), 'data');
+        if (page.total !== undefined) details['schools'] = page.total;
+      } catch (err) {
+        if (!(err instanceof FerryError) || err.kind !== 'source_query') throw err;
+        details['schoolsEndpoint'] = 'not enabled';
+      }
+      return { server: 'eSchoolData GURU API', details };
+    },
+
+    async close() {
+      http.close();
+    },
+  };
+
+  function planRead(request: ESchoolDataRequest, values: Readonly<Record<string, BindValue>>) {
+    const fail = (p: string): never => {
+      throw new FerryError('config', `${who}: request.params uses {{${p}}}, which is not a parameter of this extract`, { integration, field: 'request.params' });
+    };
+    const params: Record<string, string | number> = {};
+    for (const [k, v] of Object.entries(request.params)) params[k] = String(substituteParams(v, values, fail));
+    const wanted = wantedFilters(values);
+    const f = request.filters;
+    const pushed = new Set<FilterName>();
+    if (wanted.schoolYear !== undefined && f.schoolYear?.param) params[f.schoolYear.param] = wanted.schoolYear;
+    if (wanted.buildings?.length === 1 && f.buildings?.param) {
+      params[f.buildings.param] = wanted.buildings[0]!;
+      if (!f.buildings.path) pushed.add('buildings');
+    }
+    if (wanted.activeOnly && f.activeOnly?.param && f.activeOnly.active.length === 1) params[f.activeOnly.param] = String(f.activeOnly.active[0]);
+    const filterPaths: FilterPaths = {
+      grades: f.grades,
+      buildings: f.buildings?.path,
+      activeOnly: f.activeOnly && { path: f.activeOnly.path, active: f.activeOnly.active },
+      schoolYear: f.schoolYear?.path,
+      asOf: f.asOf,
+    };
+    return { params, filterPaths, pushed };
+  }
+}

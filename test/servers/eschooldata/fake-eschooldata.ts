@@ -1,0 +1,156 @@
+import { DEFAULT_DISTRICT, demoSchools, demoStudents, type DemoStudent } from '../demo-students.js';
+import { bearerToken, startFakeHttp, type FakeReply, type FakeRequest, type RequestLog } from '../fake-http.js';
+import { disabledReply, takePageFault, type FaultPlan } from '../fault-plan.js';
+import { createTokenStore } from '../fake-tokens.js';
+
+/**
+ * A fake eSchoolData GURU API after the one observed client (reference §2.1): `POST /api/v1/auth/token` with
+ * client_id/client_secret in a form body, `GET /api/v1/students?pageNo=&pageSize=` answering
+ * `{"pagingInfo":{"totalCount","pageNo","pageSize"},"data":[…]}`. The record fields below are this fake's own choice
+ * (studentStatus as Operoo shows it; the rest is UNCONFIRMED): eSD's real student schema is not public.
+ * Query parameters honoured: schoolYear, buildingCode, studentStatus; others are ignored, as many APIs do.
+ */
+export interface FakeESchoolDataOptions {
+  clientId: string;
+  clientSecret: string;
+  students?: DemoStudent[];
+  district?: string;
+  /** Larger pageSize requests are clipped to this (default 100); pagingInfo.pageSize says what was used. */
+  maxPageSize?: number;
+  tokenTtlSeconds?: number;
+  faults?: FaultPlan;
+}
+
+export interface FakeESchoolData {
+  url: string;
+  /** `${url}/api/v1/auth/token` */
+  tokenUrl: string;
+  /** `${url}/api/v1` */
+  apiBase: string;
+  requests: RequestLog[];
+  faults: FaultPlan;
+  readonly tokensIssued: number;
+  readonly peakInFlight: number;
+  close(): Promise<void>;
+}
+
+export const gradeCode = (g: number): string => (g === -1 ? 'PK' : g === 0 ? 'K' : String(g).padStart(2, '0'));
+
+export function esdStudent(s: DemoStudent): Record<string, unknown> {
+  return {
+    studentId: 50_000 + s.seq,
+    districtStudentId: s.studentNumber,
+    stateStudentId: s.stateId,
+    firstName: s.firstName,
+    middleName: s.middleName,
+    lastName: s.lastName,
+    gender: s.gender,
+    birthDate: s.birthDate,
+    email: s.email,
+    schoolYear: s.schoolYear,
+    buildingCode: s.schoolCode,
+    gradeLevel: gradeCode(s.gradeLevel),
+    studentStatus: s.active ? 'Active' : 'Inactive',
+    entryDate: s.entryDate,
+    exitDate: s.exitDate,
+  };
+}
+
+export async function startFakeESchoolData(opts: FakeESchoolDataOptions): Promise<FakeESchoolData> {
+  const district = opts.district ?? DEFAULT_DISTRICT;
+  const schools = demoSchools(district);
+  let students = [...(opts.students ?? demoStudents(district))];
+  const maxPageSize = opts.maxPageSize ?? 100;
+  const faults: FaultPlan = opts.faults ?? {};
+  const tokens = createTokenStore(opts.tokenTtlSeconds ?? 3600);
+
+  const drift = () => {
+    const d = faults.countDrift;
+    if (!d) return;
+    delete faults.countDrift;
+    students = students.slice(d.remove ?? 0);
+    const last = students[students.length - 1] ?? demoStudents(district)[0]!;
+    const top = Math.max(0, ...students.map((s) => s.seq));
+    for (let i = 1; i <= (d.add ?? 0); i++) students.push({ ...last, seq: top + i, studentId: `NEW-${top + i}`, studentNumber: `N${top + i}`, stateId: `990${top + i}` });
+  };
+
+  const page = (req: FakeRequest, list: readonly Record<string, unknown>[]): FakeReply => {
+    const pageNo = Number(req.query.get('pageNo') ?? '1');
+    const asked = Number(req.query.get('pageSize') ?? String(maxPageSize));
+    if (!Number.isInteger(pageNo) || pageNo < 1 || !Number.isInteger(asked) || asked < 1) {
+      return { status: 400, body: { message: 'pageNo and pageSize must be positive integers' } };
+    }
+    const size = Math.min(asked, maxPageSize);
+    const data = list.slice((pageNo - 1) * size, pageNo * size);
+    return { status: 200, body: { pagingInfo: { totalCount: list.length, pageNo, pageSize: size }, data } };
+  };
+
+  const server = await startFakeHttp(async (req) => {
+    if (req.method === 'POST' && req.path === '/api/v1/auth/token') {
+      const form = new URLSearchParams(req.body);
+      req.log.auth = 'form';
+      if (form.get('grant_type') !== 'client_credentials') return { status: 400, body: { error: 'unsupported_grant_type' } };
+      if (form.get('client_id') !== opts.clientId || form.get('client_secret') !== opts.clientSecret) {
+        return { status: 401, body: { error: 'invalid_client' } };
+      }
+      const t = tokens.issue();
+      req.log.tokenSeq = tokens.issued;
+      return { status: 200, body: { access_token: t.token, token_type: 'Bearer', expires_in: t.expiresIn } };
+    }
+    if (!req.path.startsWith('/api/v1/')) return { status: 404, body: { message: 'Not Found' } };
+    const token = bearerToken(req.headers);
+    req.log.auth = token ? 'bearer' : 'none';
+    const check = tokens.check(token);
+    if (!check.ok) return unauthorized(check.expired);
+    req.log.tokenSeq = check.seq;
+    const disabled = disabledReply(faults, req.path);
+    if (disabled) return { ...disabled, body: { message: 'This endpoint is not enabled for the district' } };
+    const pageNo = Number(req.query.get('pageNo') ?? '1');
+    const fault = takePageFault(faults, pageNo);
+    if (fault === 'expire') {
+      tokens.revoke();
+      return unauthorized(true);
+    }
+    if (fault) return fault.raw ? { ...fault, raw: '{"pagingInfo":{"totalCount":' } : fault;
+    if (faults.delayMs) await server.delay(faults.delayMs);
+
+    if (req.method === 'GET' && req.path === '/api/v1/students') {
+      const year = req.query.get('schoolYear');
+      const building = req.query.get('buildingCode');
+      const status = req.query.get('studentStatus');
+      const list = students
+        .map(esdStudent)
+        .filter((r) => (year === null || String(r['schoolYear']) === year) && (building === null || r['buildingCode'] === building) && (status === null || r['studentStatus'] === status));
+      const reply = page(req, list);
+      if (pageNo === 1) drift(); // the total went out with page 1; records change after it
+      return reply;
+    }
+    if (req.method === 'GET' && req.path === '/api/v1/schools') {
+      return page(req, schools.map((s) => ({ buildingCode: s.code, name: s.name, lowGrade: gradeCode(s.low), highGrade: gradeCode(s.high) })));
+    }
+    return { status: 404, body: { message: 'Not Found' } };
+  });
+
+  return {
+    url: server.url,
+    tokenUrl: `${server.url}/api/v1/auth/token`,
+    apiBase: `${server.url}/api/v1`,
+    requests: server.requests,
+    faults,
+    get tokensIssued() {
+      return tokens.issued;
+    },
+    get peakInFlight() {
+      return server.peakInFlight;
+    },
+    close: () => server.close(),
+  };
+}
+
+function unauthorized(expired: boolean): FakeReply {
+  return {
+    status: 401,
+    headers: { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${expired ? 'The access token expired' : 'Invalid token'}"` },
+    body: { message: 'Authorization has been denied for this request.' },
+  };
+}

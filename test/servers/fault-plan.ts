@@ -1,0 +1,62 @@
+import type { FakeReply } from './fake-http.js';
+
+/**
+ * Faults a test can switch on for the fake SIS APIs, through `server.faults` (a live object: set fields between or
+ * during reads). Page-keyed faults are one-shot: they fire on the first request for that page (a 500 fires
+ * `serverErrorTimes` times) and then clear themselves from the plan.
+ */
+export interface FaultPlan {
+  /** Answer the first request for this page 401 with `WWW-Authenticate: … expired …`, and revoke the token in use. */
+  expireTokenOnPage?: number;
+  /** Answer this page 429 with `Retry-After: retryAfter` (default "1"). */
+  rateLimitOnPage?: number;
+  retryAfter?: string;
+  /** Answer this page 500, `serverErrorTimes` times in a row (default 1). */
+  serverErrorOnPage?: number;
+  serverErrorTimes?: number;
+  /** Answer this page 200 with a truncated JSON body. */
+  malformedOnPage?: number;
+  /**
+   * Records change right after the count is served (PowerSchool /count, eSchoolData page 1):
+   * `remove` drops that many from the start of the list, `add` appends that many new students.
+   */
+  countDrift?: { remove?: number; add?: number };
+  /** Delay every authorised API response by this long. */
+  delayMs?: number;
+  /** Paths (as requested, e.g. /ws/v1/district/student or /api/v1/students) answered `disabledStatus` (default 404). */
+  disabledEndpoints?: string[];
+  disabledStatus?: 403 | 404;
+}
+
+/** The page-keyed fault for this request, if any; 'expire' means "revoke the token and answer 401 expired". */
+export function takePageFault(f: FaultPlan, page: number): FakeReply | 'expire' | undefined {
+  if (f.expireTokenOnPage === page) {
+    delete f.expireTokenOnPage;
+    return 'expire';
+  }
+  if (f.rateLimitOnPage === page) {
+    delete f.rateLimitOnPage;
+    return { status: 429, body: { message: 'Too Many Requests' }, headers: { 'Retry-After': f.retryAfter ?? '1' } };
+  }
+  if (f.serverErrorOnPage === page) {
+    const left = (f.serverErrorTimes ?? 1) - 1;
+    if (left <= 0) {
+      delete f.serverErrorOnPage;
+      delete f.serverErrorTimes;
+    } else {
+      f.serverErrorTimes = left;
+    }
+    return { status: 500, body: { message: 'Internal Server Error' } };
+  }
+  if (f.malformedOnPage === page) {
+    delete f.malformedOnPage;
+    return { status: 200, raw: '{"record":[{"id":101,"name":' };
+  }
+  return undefined;
+}
+
+export function disabledReply(f: FaultPlan, path: string): FakeReply | undefined {
+  if (!f.disabledEndpoints?.includes(path)) return undefined;
+  const status = f.disabledStatus ?? 404;
+  return { status, body: { message: status === 403 ? 'Forbidden: endpoint not enabled' : 'Not Found' } };
+}

@@ -1,0 +1,186 @@
+/** The protocol on one client connection, after the socket is accepted: handshake, requests, cancellation. */
+import type net from 'node:net';
+import { MessageReader, MessageWriter, PACKET, type Message } from './packets.js';
+import { buildPreloginResponse, negotiatePacketSize, parseLogin7, writeLoginFailure, writeLoginSuccess } from './prelogin-login.js';
+import { parseRpc, parseSqlBatch, type BindValue } from './requests.js';
+import type { ReceivedLogin, ReceivedStatement, TdsServerOptions } from './server.js';
+import { isSetOnly, SqlSession, toSqlError } from './sqlite-session.js';
+import { CURCMD_SELECT, DONE, prepareRow, TOKEN, writeColMetadata, writeDone, writeError, writeReturnStatus, writeRow } from './tokens.js';
+
+/** What a connection reports to the server it belongs to. */
+export interface ServerContext {
+  readonly opts: TdsServerOptions;
+  readonly version: readonly [number, number, number];
+  onAttention(): void;
+  onStall(): void;
+  onStatement(s: ReceivedStatement): void;
+  onLogin(l: ReceivedLogin): void;
+}
+
+/** One client connection: PRELOGIN, LOGIN7, then requests one at a time; ATTENTION is handled the moment it arrives. */
+export class TdsConnection {
+  private phase: 'prelogin' | 'login' | 'ready' = 'prelogin';
+  private packetSize = 4096;
+  private session: SqlSession | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private requestsPending = 0;
+  private attention = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly ctx: ServerContext,
+  ) {
+    const reader = new MessageReader((m) => this.onMessage(m));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch {
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => {
+      /* the client went away; 'close' follows */
+    });
+    // The database handle is closed only after the request in progress has let go of its cursor.
+    socket.on('close', () => {
+      this.chain = this.chain.then(() => this.session?.close());
+    });
+  }
+
+  private onMessage(m: Message): void {
+    if (m.type === PACKET.ATTENTION) {
+      this.ctx.onAttention();
+      // A request in progress (or queued) stops and answers first; with nothing running, acknowledge at once.
+      if (this.requestsPending > 0) this.attention = true;
+      else this.acknowledgeAttention();
+      return;
+    }
+    const isRequest = m.type === PACKET.SQL_BATCH || m.type === PACKET.RPC;
+    if (isRequest) this.requestsPending++;
+    this.chain = this.chain
+      .then(() => this.handle(m))
+      .catch(() => {
+        this.socket.destroy(); // a malformed message: drop the connection, as SQL Server does
+      })
+      .finally(() => {
+        if (isRequest) this.requestsPending--;
+      });
+  }
+
+  private async handle(m: Message): Promise<void> {
+    if (this.socket.destroyed) return;
+    if (this.phase === 'prelogin' && m.type === PACKET.PRELOGIN) {
+      const w = new MessageWriter(this.socket, this.packetSize);
+      w.bytes(buildPreloginResponse(this.ctx.version));
+      w.end();
+      this.phase = 'login';
+      return;
+    }
+    if (this.phase !== 'ready' && m.type === PACKET.LOGIN7) return this.login(m.payload);
+    if (this.phase !== 'ready') throw new Error(`unexpected message 0x${m.type.toString(16)} before login`);
+    if (m.ignore) return this.respond('', {}, false); // the client abandoned this request part-way
+    if (m.type === PACKET.SQL_BATCH) {
+      const sql = parseSqlBatch(m.payload);
+      this.ctx.onStatement({ kind: 'batch', statement: sql, declaration: '', values: {} });
+      return this.respond(sql, {}, false);
+    }
+    if (m.type === PACKET.RPC) {
+      let call;
+      try {
+        call = parseRpc(m.payload);
+      } catch (err) {
+        return this.respondError(toSqlError(err));
+      }
+      if (call.procedure.toLowerCase() !== 'sp_executesql') {
+        return this.respondError(toSqlError(new Error(`Could not find stored procedure '${call.procedure}'.`)), 2812);
+      }
+      this.ctx.onStatement({ kind: 'rpc', statement: call.statement, declaration: call.declaration, values: call.values });
+      return this.respond(call.statement, call.values, true);
+    }
+    return this.respondError(toSqlError(new Error('Transactions and bulk load are not supported by the TDS test server.')));
+  }
+
+  private login(payload: Buffer): void {
+    const login = parseLogin7(payload);
+    const w = new MessageWriter(this.socket, this.packetSize);
+    if (login.userName !== this.ctx.opts.user || login.password !== this.ctx.opts.password) {
+      writeLoginFailure(w, login.userName);
+      w.end();
+      this.socket.end();
+      return;
+    }
+    const database = login.database || 'master';
+    try {
+      this.session = new SqlSession({ path: this.ctx.opts.db, database, serverVersion: this.ctx.opts.serverVersion ?? '16.0.4135.4', columnTypes: this.ctx.opts.columnTypes });
+    } catch {
+      writeError(w, { number: 4060, class: 11, message: `Cannot open database "${database}" requested by the login. The login failed.` });
+      writeDone(w, TOKEN.DONE, DONE.ERROR);
+      w.end();
+      this.socket.end();
+      return;
+    }
+    this.packetSize = negotiatePacketSize(login.packetSize);
+    writeLoginSuccess(w, { database, packetSize: this.packetSize, version: this.ctx.version });
+    w.end();
+    this.phase = 'ready';
+    this.ctx.onLogin({ user: login.userName, database, appName: login.appName, readOnlyIntent: login.readOnlyIntent, packetSize: this.packetSize });
+  }
+
+  /**
+   * Runs one statement and streams its result: COLMETADATA, ROW…, then DONE (batch) or DONEINPROC, RETURNSTATUS,
+   * DONEPROC (sp_executesql). Rows go out packet by packet as the socket drains. An ATTENTION ends the response early;
+   * its acknowledgement (DONE with DONE_ATTN) then follows as a message of its own, as tedious expects.
+   */
+  private async respond(sql: string, params: Readonly<Record<string, BindValue>>, inProc: boolean): Promise<void> {
+    const w = new MessageWriter(this.socket, this.packetSize, PACKET.TABULAR_RESULT, this.ctx.onStall);
+    let status: number = DONE.FINAL;
+    let count = 0;
+    try {
+      if (!this.attention && !isSetOnly(sql)) {
+        const run = this.session!.execute(sql, params);
+        status = DONE.COUNT;
+        if (run.kind === 'count') count = run.count;
+        else {
+          writeColMetadata(w, run.columns);
+          for (const row of run.rows) {
+            writeRow(w, run.columns, prepareRow(run.columns, row));
+            count++;
+            await w.pace();
+            if (this.attention || this.socket.destroyed) break;
+          }
+        }
+      }
+    } catch (err) {
+      const e = toSqlError(err);
+      writeError(w, { number: e.number, message: e.message, procName: inProc ? 'sp_executesql' : '' });
+      status |= DONE.ERROR;
+    }
+    if (this.socket.destroyed) return;
+    if (inProc) {
+      writeDone(w, TOKEN.DONEINPROC, status | DONE.MORE, count, CURCMD_SELECT);
+      writeReturnStatus(w, 0);
+      writeDone(w, TOKEN.DONEPROC, status & DONE.ERROR);
+    } else {
+      writeDone(w, TOKEN.DONE, status, count, CURCMD_SELECT);
+    }
+    w.end();
+    if (this.attention) {
+      this.attention = false;
+      this.acknowledgeAttention();
+    }
+  }
+
+  private respondError(e: { number: number; message: string }, number = e.number): void {
+    const w = new MessageWriter(this.socket, this.packetSize);
+    writeError(w, { number, message: e.message });
+    writeDone(w, TOKEN.DONE, DONE.ERROR);
+    w.end();
+  }
+
+  private acknowledgeAttention(): void {
+    if (this.socket.destroyed) return;
+    const w = new MessageWriter(this.socket, this.packetSize);
+    writeDone(w, TOKEN.DONE, DONE.ATTN);
+    w.end();
+  }
+}

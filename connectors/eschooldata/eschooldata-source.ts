@@ -58,7 +58,7 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
       signal,
     });
     if (res.status === 400 || res.status === 401 || res.status === 403) {
-      throw new FerryError('source_auth', `${who}: eSchoolData refused the client credentials (HTTP ${res.status}) — check the client ID and secret the district provisioned`, {
+      throw new FerryError('source_auth', `${who} field clientSecret: eSchoolData refused the client credentials (HTTP ${res.status}); check the client ID and secret the district provisioned`, {
         integration,
         field: `sources.${opts.id}.clientSecret`,
       });

@@ -57,7 +57,7 @@ export function createPowerSchoolSource(opts: PowerSchoolSourceOptions): Source 
       signal,
     });
     if (res.status === 400 || res.status === 401 || res.status === 403) {
-      throw new FerryError('source_auth', `${who}: PowerSchool refused the client credentials${oauthError(res)} — check the plugin's client ID and secret`, {
+      throw new FerryError('source_auth', `${who} field clientSecret: PowerSchool refused the client credentials${oauthError(res)}; check the plugin's client ID and secret`, {
         integration: opts.integration,
         field: authField,
         cause: new Error(`HTTP ${res.status} from ${res.path}`),

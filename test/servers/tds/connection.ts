@@ -63,7 +63,13 @@ export class TdsConnection {
         this.socket.destroy(); // a malformed message: drop the connection, as SQL Server does
       })
       .finally(() => {
-        if (isRequest) this.requestsPending--;
+        if (!isRequest) return;
+        this.requestsPending--;
+        // The response to the cancelled request has ended (EOM); the acknowledgement is a message of its own.
+        if (this.attention) {
+          this.attention = false;
+          this.acknowledgeAttention();
+        }
       });
   }
 
@@ -129,7 +135,7 @@ export class TdsConnection {
   /**
    * Runs one statement and streams its result: COLMETADATA, ROW…, then DONE (batch) or DONEINPROC, RETURNSTATUS,
    * DONEPROC (sp_executesql). Rows go out packet by packet as the socket drains. An ATTENTION ends the response early;
-   * its acknowledgement (DONE with DONE_ATTN) then follows as a message of its own, as tedious expects.
+   * its acknowledgement (DONE with DONE_ATTN) then follows as a message of its own (see onMessage), as tedious expects.
    */
   private async respond(sql: string, params: Readonly<Record<string, BindValue>>, inProc: boolean): Promise<void> {
     const w = new MessageWriter(this.socket, this.packetSize, PACKET.TABULAR_RESULT, this.ctx.onStall);
@@ -164,10 +170,6 @@ export class TdsConnection {
       writeDone(w, TOKEN.DONE, status, count, CURCMD_SELECT);
     }
     w.end();
-    if (this.attention) {
-      this.attention = false;
-      this.acknowledgeAttention();
-    }
   }
 
   private respondError(e: { number: number; message: string }, number = e.number): void {

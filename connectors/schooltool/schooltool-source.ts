@@ -14,7 +14,11 @@ export interface SchoolToolSourceOptions {
   user: string;
   /** Called only when connecting, so the secret is read as late as possible. */
   password?: (() => string) | undefined;
-  encrypt: boolean;
+  /**
+   * true: TLS when the server offers it (tedious then continues in cleartext if the server says it cannot encrypt);
+   * 'strict': TDS 8.0, TLS before anything else, so a downgrade is impossible (SQL Server 2022+).
+   */
+  encrypt: boolean | 'strict';
   trustServerCertificate: boolean;
   connectTimeoutSeconds: number;
   requestTimeoutSeconds: number;
@@ -259,13 +263,15 @@ async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined
 /** mssql/tedious errors as FerryErrors: one sentence naming the integration, source and field, never the password. */
 function mapError(err: unknown, opts: SchoolToolSourceOptions, who: string, where: string, secret?: string): FerryError {
   if (err instanceof FerryError) return err;
-  const e = err as { code?: string; message?: string };
+  const e = err as { code?: string; message?: string; number?: unknown; originalError?: { code?: string; info?: { code?: string } } };
   let detail = e.message ?? String(err);
   if (secret) detail = detail.split(secret).join('***');
   const base = { integration: opts.integration, cause: err };
   const field = (name: string) => `sources.${opts.id}.${name}`;
   const isConnection = err instanceof sql.ConnectionError;
-  switch (e.code) {
+  // mssql reports a connection lost mid-request as EREQUEST without a server error number; the socket's code is inside.
+  const code = e.code === 'EREQUEST' && typeof e.number !== 'number' ? (e.originalError?.info?.code ?? e.originalError?.code ?? e.code) : e.code;
+  switch (code) {
     case 'ELOGIN':
       if (/cannot open database|database .* does not exist/i.test(detail)) {
         return new FerryError('source_auth', `${who}: SQL Server at ${where} would not open database ${opts.database} for user ${opts.user}: ${detail}`, { ...base, field: field('database') });

@@ -71,7 +71,8 @@ export const schoolToolSourceSchema = z
     database: z.string().min(1),
     user: z.string().min(1),
     password: secretRef.optional(),
-    encrypt: z.boolean().default(true),
+    /** 'strict' (TDS 8.0, SQL Server 2022+) refuses to fall back to cleartext; true encrypts when the server offers TLS. */
+    encrypt: z.union([z.boolean(), z.literal('strict')]).default(true),
     trustServerCertificate: z.boolean().default(false),
     connectTimeoutSeconds: positiveInt.default(15),
     requestTimeoutSeconds: positiveInt.default(600),

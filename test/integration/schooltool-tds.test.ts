@@ -309,6 +309,31 @@ describe('SchoolTool source: the real mssql client through the TDS test server',
     });
   });
 
+  it('a server that goes away mid-stream is source_connect (retryable), not a short result', async () => {
+    const doomed = await startTdsServer({ db: file, user: USER, password: PASSWORD });
+    try {
+      const source = open({ port: doomed.port });
+      let rows = 0;
+      const err = await failureOf(
+        (async () => {
+          for await (const batch of source.stream({ text: 'SELECT id, label FROM big_roster', values: {} }, { batchSize: 1000 })) {
+            rows += batch.rows.length;
+            if (rows === 1000) void doomed.close();
+          }
+        })(),
+      );
+      expect(rows).toBeLessThan(ROWS);
+      expect(err).toBeInstanceOf(FerryError);
+      const fe = err as FerryError;
+      expect(fe.kind).toBe('source_connect');
+      expect(fe.retryable).toBe(true);
+      expect(fe.field).toBe('sources.sis.host');
+      expect(fe.message).toContain(`127.0.0.1:${doomed.port}`);
+    } finally {
+      await doomed.close();
+    }
+  });
+
   // A pipeline that is aborted stops pulling and closes its iterator; a plain loop pulls once more and gets the abort.
   it.each([
     ['keeps pulling', false],

@@ -175,7 +175,7 @@ export function prepareValue(t: SqlType, v: unknown): unknown {
       return scaled;
     }
     case 'float': {
-      const n = typeof v === 'bigint' ? Number(v) : Number(v);
+      const n = Number(v);
       if (Number.isNaN(n)) throw new SqlError(8114, 'Error converting data type nvarchar to float.');
       return n;
     }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { openRunStore } from '../../src/store/run-store.js';
@@ -95,13 +96,21 @@ describe('ferry daemon shutdown with runs in progress (real PostgreSQL source)',
       'name: slow-roster\ndescription: A query that takes a while.\nsource: postgres\nparams:\n  seconds: { type: integer, default: 1 }\ncolumns:\n  - { name: n, type: integer }\n',
     );
     fs.writeFileSync(path.join(dir, 'query.sql'), 'SELECT g AS n FROM pg_sleep(:seconds), generate_series(1, 3) AS g\n');
+    // A run that waits until the test lets it go: it needs a shared advisory lock the test holds exclusively.
+    const gated = path.join(extractsDir, 'postgres', 'gated-roster');
+    fs.mkdirSync(gated, { recursive: true });
+    fs.writeFileSync(
+      path.join(gated, 'extract.yaml'),
+      'name: gated-roster\ndescription: A query that waits for the test.\nsource: postgres\nparams:\n  lockKey: { type: integer, required: true }\ncolumns:\n  - { name: n, type: integer }\n',
+    );
+    fs.writeFileSync(path.join(gated, 'query.sql'), 'SELECT g AS n FROM pg_advisory_xact_lock_shared(:lockKey) AS l, generate_series(1, 3) AS g\n');
   });
   afterAll(async () => {
     for (const d of daemons) d.child.kill('SIGKILL');
     await db.drop();
   });
 
-  async function slowConfig(seconds: number, grace: number) {
+  async function slowConfig(seconds: number, grace: number, extract = 'slow-roster', params: Record<string, unknown> = { seconds }) {
     const u = new URL(db.url);
     return makeDemoConfigDir({
       extraFerry: {
@@ -114,12 +123,12 @@ describe('ferry daemon shutdown with runs in progress (real PostgreSQL source)',
       integrations: [
         {
           id: 'slow-roster',
-          extract: 'slow-roster',
+          extract,
           source: 'pg',
           destination: 'demo-sftp',
           remotePath: '{district}/slow/roster.csv',
           schedule: { cron: '* * * * * *', timezone: 'UTC' },
-          params: { seconds },
+          params,
           inventory: { vendor: 'Test', contact: 'Test', purpose: 'Shutdown behaviour' },
         },
       ],
@@ -128,7 +137,10 @@ describe('ferry daemon shutdown with runs in progress (real PostgreSQL source)',
   const env = () => ({ E2E_PG_PASSWORD: decodeURIComponent(new URL(db.url).password) });
 
   it('lets a running run finish within the grace period, and a CLI run of the same integration meanwhile is recorded as skipped', async () => {
-    const cfg = await slowConfig(2, 30);
+    const gate = new pg.Client({ connectionString: db.url });
+    await gate.connect();
+    await gate.query('SELECT pg_advisory_lock(4242)');
+    const cfg = await slowConfig(0, 30, 'gated-roster', { lockKey: 4242 });
     const d = startDaemonProcess(cfg.dir, env());
     daemons.push(d);
     const started = await d.waitFor((l) => l.message === 'run started', 'run started');
@@ -136,6 +148,9 @@ describe('ferry daemon shutdown with runs in progress (real PostgreSQL source)',
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(/skipped: integration slow-roster is already running \(run \d+\)/);
     d.child.kill('SIGTERM');
+    await d.waitFor((l) => l.message === 'daemon stopping', 'daemon stopping');
+    await gate.query('SELECT pg_advisory_unlock(4242)'); // the run may finish now, inside the grace period
+    await gate.end();
     expect(await d.exited).toBe(0);
     const runs = await historyOf(cfg.dir);
     expect(runs.find((r) => r.id === started.runId)).toMatchObject({ status: 'succeeded', rows: 3 });

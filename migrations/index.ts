@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as runs from './20261123_001_runs.js';
+import * as held from './20261123_002_held.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
@@ -7,6 +8,7 @@ import * as runs from './20261123_001_runs.js';
  */
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261123_001_runs': runs,
+  '20261123_002_held': held,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -23,7 +23,13 @@ const OID = { bool: 16, int8: 20, int2: 21, int4: 23, text: 25, oid: 26, name: 1
 const INTEGERS: readonly number[] = [OID.int2, OID.int4, OID.int8];
 const TEXTLIKE: readonly number[] = [OID.text, OID.varchar, OID.name, OID.uuid, OID.oid, ...INTEGERS, OID.numeric];
 
-export async function planCsvCopy(conn: pg.Client, query: BoundQuery, columns: readonly ColumnDef[], format: FormatOptions): Promise<CsvCopyPlan | undefined> {
+export async function planCsvCopy(
+  conn: pg.Client,
+  query: BoundQuery,
+  columns: readonly ColumnDef[],
+  format: FormatOptions,
+  withheld: readonly string[] = [],
+): Promise<CsvCopyPlan | undefined> {
   const compiled0 = compileNamedSql(query.text, 'dollar');
   // The query becomes a subquery: drop one trailing semicolon (and any comment after it); more statements, no fast path.
   const body = compiled0.separators === 0 ? query.text : compiled0.separators === 1 ? stripFinalSemicolon(query.text) : undefined;
@@ -51,7 +57,10 @@ export async function planCsvCopy(conn: pg.Client, query: BoundQuery, columns: r
     return undefined;
   }
   const byName = new Map(fields.map((f) => [f.name, f.dataTypeID]));
-  if (fields.length !== columns.length || columns.some((c) => !byName.has(c.name))) return undefined;
+  // The same rule as the row path: every wanted column present, and nothing else but the withheld declared columns
+  // (the outer SELECT names only the wanted ones, so withheld values never reach the file).
+  const wanted = new Set(columns.map((c) => c.name));
+  if (byName.size !== fields.length || columns.some((c) => !byName.has(c.name)) || fields.some((f) => !wanted.has(f.name) && !withheld.includes(f.name))) return undefined;
 
   const settings: [string, string][] = [];
   const args = compiled.order.map((_, i) => {

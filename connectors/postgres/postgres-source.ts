@@ -104,7 +104,7 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
     },
     async copyCsv(req: CsvCopyRequest): Promise<CsvCopyStream | undefined> {
       const conn = await connect(req.signal);
-      const plan = await planCsvCopy(conn, req.query, req.columns, req.format);
+      const plan = await planCsvCopy(conn, req.query, req.columns, req.format, req.withheld);
       if (!plan) return undefined;
       for (const [name, value] of plan.settings) await conn.query('SELECT set_config($1, $2, false)', [name, value]);
       const stream = conn.query(copyTo(plan.copySql, { highWaterMark: 1 << 20 }));

@@ -3,8 +3,11 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError, formatProblem } from '../config/loader.js';
 import { isFerryError } from '../core/errors.js';
 import { cmdList, cmdNext, cmdShow, cmdValidate } from './commands/config-commands.js';
+import { cmdFields } from './commands/fields-commands.js';
 import { cmdHistory, cmdLogs } from './commands/history-commands.js';
+import { cmdRelease } from './commands/release-commands.js';
 import { cmdPreview, cmdRun } from './commands/run-commands.js';
+import { cmdCheckFile } from './commands/check-file.js';
 import { cmdTestConnection } from './commands/source-commands.js';
 import { cmdSetEnabled } from './commands/state-commands.js';
 import type { GlobalOptions, Io } from './context.js';
@@ -61,6 +64,19 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .action(async (id: string | undefined, o, cmd: Command) => {
       code = await cmdHistory(id, { ...g(cmd), ...o }, io);
     });
+  program
+    .command('release <run-id>')
+    .description('deliver a run the roster safety gate held (recorded with who released it)')
+    .action(async (id: string, _o, cmd: Command) => {
+      code = await cmdRelease(id, g(cmd), io);
+    });
+  program
+    .command('fields [id]')
+    .description('exactly which fields each vendor receives (one integration, or all grouped by vendor)')
+    .option('--json', 'JSON output')
+    .action(async (id: string | undefined, o, cmd: Command) => {
+      code = await cmdFields(id, { ...g(cmd), ...o }, io);
+    });
   program.command('logs <run-id>').description("a run's log lines").option('--json', 'JSON output').action(async (id: string, o, cmd: Command) => {
     code = await cmdLogs(id, { ...g(cmd), ...o }, io);
   });
@@ -88,6 +104,14 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option('--json', 'JSON output')
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdTestConnection(id, { ...g(cmd), ...o }, io);
+    });
+
+  program
+    .command('check-file <file>')
+    .description('check a OneRoster 1.1 zip, or one OneRoster CSV by its file name, without sending it anywhere')
+    .option('--json', 'JSON output')
+    .action(async (file: string, o: { json?: boolean }) => {
+      code = await cmdCheckFile(file, o, io);
     });
 
   try {

@@ -50,5 +50,6 @@ export function runToJson(r: RunRecord): Record<string, unknown> {
     createdAt: r.createdAt.toISOString(),
     startedAt: r.startedAt?.toISOString() ?? null,
     finishedAt: r.finishedAt?.toISOString() ?? null,
+    releasedAt: r.releasedAt?.toISOString() ?? null,
   };
 }

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { FerryError } from '../core/errors.js';
 import { findPlaceholders } from '../core/named-sql.js';
 import { checkTemplate } from '../delivery/remote-path.js';
-import type { ConfigProblem, District, Extract, FerryConfig, Integration, NamedDestination, NamedSource } from './model.js';
+import type { ColumnDef, ConfigProblem, District, Extract, FerryConfig, Integration, NamedDestination, NamedSource } from './model.js';
 import { bindNamesOf, resolveParams } from './params.js';
 import { checkRequest } from '../../connectors/request-schemas.js';
 import { API_SOURCE_KINDS, districtFileSchema, extractFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
@@ -104,13 +104,15 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
           add(file, where(fe.field ?? 'params'), fe.message.replace(/^integration [^:]+: parameter [^:]+: /, ''));
         }
       }
-      if (!extract || !source || !destination) return;
+      const narrowed = extract ? narrowColumns(extract, integ.fields, (field, message) => add(file, where(field), message)) : undefined;
+      if (!extract || !narrowed || !source || !destination) return;
       integrations.set(
         integ.id,
         Object.freeze({
           id: integ.id,
           district,
-          extract,
+          extract: narrowed.extract,
+          withheld: narrowed.withheld,
           source,
           destination,
           remotePath: integ.remotePath,
@@ -119,6 +121,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
           format: Object.freeze({ ...integ.format }),
           enabled: integ.enabled,
           allowEmpty: integ.allowEmpty,
+          safety: integ.safety === false || integ.safety.maxRowDrop >= 1 ? null : Object.freeze({ maxRowDrop: integ.safety.maxRowDrop }),
           inventory: Object.freeze({ ...integ.inventory }),
           file: rel(file),
         }),
@@ -153,6 +156,35 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
     demo,
   });
   return { ok: true, config };
+}
+
+/**
+ * An integration's `fields:` allowlist applied to its extract: the allowed columns in the extract's order, and the
+ * declared ones left out. Undefined (with a problem reported per field) when a name is unknown or listed twice.
+ */
+function narrowColumns(
+  extract: Extract,
+  fields: readonly string[] | undefined,
+  add: (field: string, message: string) => void,
+): { extract: Extract; withheld: readonly ColumnDef[] } | undefined {
+  if (fields === undefined) return { extract, withheld: Object.freeze([]) };
+  const declared = new Set(extract.columns.map((c) => c.name));
+  const seen = new Set<string>();
+  let ok = true;
+  fields.forEach((name, k) => {
+    if (!declared.has(name)) {
+      add(`fields[${k}]`, `unknown field "${name}": extract ${extract.name} declares ${[...declared].join(', ')}`);
+      ok = false;
+    } else if (seen.has(name)) {
+      add(`fields[${k}]`, `field ${name} is listed twice`);
+      ok = false;
+    }
+    seen.add(name);
+  });
+  if (!ok) return undefined;
+  const columns = Object.freeze(extract.columns.filter((c) => seen.has(c.name)));
+  const withheld = Object.freeze(extract.columns.filter((c) => !seen.has(c.name)));
+  return { extract: Object.freeze({ ...extract, columns }), withheld };
 }
 
 /** dataDir and extractsDir from a ferry.yaml that failed its schema, when they at least are usable. */

@@ -48,7 +48,13 @@ export type NamedDestination = DestinationConfig & { readonly id: string };
 export interface Integration {
   readonly id: string;
   readonly district: District;
+  /**
+   * The extract as this integration ships it: with `fields:` set, its columns are only the allowed ones
+   * (in the extract's order), and the declared columns left out are in `withheld`.
+   */
   readonly extract: Extract;
+  /** Declared columns of the extract that this integration never ships (empty when there is no `fields:` list). */
+  readonly withheld: readonly ColumnDef[];
   readonly source: NamedSource;
   readonly destination: NamedDestination;
   readonly remotePath: string;
@@ -58,6 +64,8 @@ export interface Integration {
   /** As written in config; the run store may hold an override set by `ferry enable/disable`. */
   readonly enabled: boolean;
   readonly allowEmpty: boolean;
+  /** The roster safety gate; null when it is off (`safety: false` or `maxRowDrop: 1`). */
+  readonly safety: { readonly maxRowDrop: number } | null;
   readonly inventory: Inventory;
   readonly file: string;
 }

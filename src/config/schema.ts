@@ -200,6 +200,16 @@ export const integrationSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** A run with no rows fails unless this is set: an empty roster looks like "delete everyone" to a vendor. */
   allowEmpty: z.boolean().default(false),
+  /**
+   * The roster safety gate: a run whose row count falls by more than `maxRowDrop` (a fraction) against the last
+   * delivered run is held for a person to release, since vendors treat a missing student as deleted. `false` or
+   * `maxRowDrop: 1` turns it off.
+   */
+  safety: z
+    .union([z.literal(false), z.strictObject({ maxRowDrop: z.number().min(0, 'must be a fraction from 0 to 1').max(1, 'must be a fraction from 0 to 1').default(0.1) })])
+    .default({ maxRowDrop: 0.1 }),
+  /** The columns the vendor's data privacy agreement allows, by declared name; the rest are never shipped. */
+  fields: z.array(z.string().min(1)).min(1, 'must list at least one field (leave fields out to send every declared column)').optional(),
   inventory: z.strictObject({
     vendor: z.string().min(1),
     contact: z.string().min(1),

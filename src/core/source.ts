@@ -41,7 +41,10 @@ export interface ConnectionInfo {
 
 export interface CsvCopyRequest {
   query: BoundQuery;
+  /** The columns to write, in order: the integration's allowed fields. */
   columns: readonly ColumnDef[];
+  /** Declared columns the query returns but the integration does not ship; they are left out of the COPY. */
+  withheld?: readonly string[] | undefined;
   format: FormatOptions;
   signal?: AbortSignal;
 }

@@ -22,6 +22,8 @@ export async function* encodeCsv(
   format: FormatOptions,
   integrationId: string,
   stats: CsvEncoderStats,
+  /** Declared columns the integration does not ship (`fields:`): the query may return them, and they are dropped. */
+  withheld: readonly string[] = [],
 ): AsyncGenerator<string> {
   const delimiter = format.delimiter;
   const eol = format.lineEnding === 'crlf' ? '\r\n' : '\n';
@@ -32,7 +34,7 @@ export async function* encodeCsv(
   const converters = columns.map((c) => converterFor(c.type, format));
   let mapping: number[] | undefined;
   for await (const batch of batches) {
-    mapping ??= mapColumns(batch.columns, names, integrationId);
+    mapping ??= mapColumns(batch.columns, names, withheld, integrationId);
     // One string per batch, built field by field: no per-record arrays (this loop runs once per cell).
     let text = '';
     for (let r = 0; r < batch.rows.length; r++) {
@@ -102,10 +104,14 @@ export function quoteField(value: string, delimiter: string): string {
   return value;
 }
 
-function mapColumns(got: readonly string[], want: readonly string[], integrationId: string): number[] {
+/**
+ * Where each wanted column sits in the source's result. Only the withheld declared columns may come back unwanted:
+ * any other extra column is still an error, so a query that drifts from its declaration is never silently trimmed.
+ */
+function mapColumns(got: readonly string[], want: readonly string[], withheld: readonly string[], integrationId: string): number[] {
   const index = new Map(got.map((name, i) => [name, i]));
   const missing = want.filter((w) => !index.has(w));
-  const extra = got.filter((g) => !want.includes(g));
+  const extra = got.filter((g) => !want.includes(g) && !withheld.includes(g));
   if (missing.length > 0 || extra.length > 0) {
     const parts = [];
     if (missing.length) parts.push(`missing ${missing.join(', ')}`);

@@ -12,6 +12,7 @@ import type { Integration } from '../config/model.js';
 import type { ResolvedParams } from '../config/params.js';
 import { renderRemotePath } from '../delivery/remote-path.js';
 import { csvPrefix, encodeCsv, lfToCrlfOutsideQuotes } from '../formats/csv.js';
+import { checkRowDrop, type HoldDecision, type PreviousDelivery } from './safety-gate.js';
 
 /** Everything one stage of a run may use; nothing reads globals or process.env after start-up. */
 export interface RunContext {
@@ -31,6 +32,8 @@ export interface ExecuteOptions {
   openSource: () => Source;
   openDestination: () => Destination;
   onProgress?: ((rows: number) => void) | undefined;
+  /** The last delivered run, for the roster safety gate; null when there is none (or the gate is off). */
+  previousDelivery?: PreviousDelivery | null | undefined;
 }
 
 export interface RunResult {
@@ -39,8 +42,10 @@ export interface RunResult {
   sha256: string;
   remotePath: string | null;
   target: string | null;
-  /** The spool file, when it was kept (dry run or spool.keep). */
+  /** The spool file, when it was kept (dry run, held delivery or spool.keep). */
   spoolPath: string | null;
+  /** Set when the safety gate held the delivery: nothing was sent and the spool file is kept for `ferry release`. */
+  held?: HoldDecision;
 }
 
 /** One run: source → rows (streamed) → CSV → local spool file (0600) → delivery. Throws a FerryError on failure. */
@@ -69,7 +74,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     let lastProgress = 0;
     let rowsWritten = () => stats.rows;
     const copy = source.copyCsv
-      ? await source.copyCsv({ query: queryOf(integration, ctx.params), columns: integration.extract.columns, format: integration.format, signal })
+      ? await source.copyCsv({ query: queryOf(integration, ctx.params), columns: integration.extract.columns, withheld: withheldNames(integration), format: integration.format, signal })
       : undefined;
     let encoded: AsyncIterable<string | Buffer>;
     if (copy) {
@@ -79,7 +84,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
       rowsWritten = copy.rowCount;
     } else {
       const batches = source.stream(queryOf(integration, ctx.params), { signal, logger });
-      encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats);
+      encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats, withheldNames(integration));
     }
     async function* hashed(): AsyncGenerator<Buffer> {
       for await (const chunk of encoded) {
@@ -114,6 +119,12 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
       kept = true;
       logger.info('dry run: file kept locally, not delivered', { spoolPath: finalSpool });
       return { rows: stats.rows, bytes, sha256, remotePath: null, target: null, spoolPath: finalSpool };
+    }
+    const held = checkRowDrop(integration, ctx.runId, stats.rows, opts.previousDelivery);
+    if (held) {
+      // Kept (0600, like every spool file) for `ferry release`; the vendor's current file stays as it is.
+      kept = true;
+      return { rows: stats.rows, bytes, sha256, remotePath: null, target: null, spoolPath: finalSpool, held };
     }
     signal.throwIfAborted();
     logger.info('delivery started', { destination: dest.id, remotePath });
@@ -154,6 +165,11 @@ async function openSpool(file: string, integrationId: string): Promise<Writable>
 async function* prefixed(prefix: string, body: AsyncIterable<Buffer>): AsyncGenerator<string | Buffer> {
   if (prefix) yield prefix;
   yield* body;
+}
+
+/** Declared columns the integration does not ship (its `fields:` allowlist leaves them out). */
+export function withheldNames(integration: Pick<Integration, 'withheld'>): string[] {
+  return integration.withheld.map((c) => c.name);
 }
 
 /** The query a source runs for this integration: SQL or an API request, with the bound parameter values. */

@@ -12,6 +12,7 @@ import type { RunLogCollector } from '../logging/logger.js';
 import type { Limiter } from '../scheduler/limiter.js';
 import type { RunRecord, RunStore, RunTrigger } from '../store/run-store.js';
 import { executeRun, type RunResult } from './execute-run.js';
+import { releaseHeldRun } from './release-run.js';
 
 export interface RunRequest {
   trigger: RunTrigger;
@@ -46,6 +47,8 @@ export interface RunnerDeps {
 
 export interface Runner {
   run(integration: Integration, request: RunRequest): Promise<RunOutcomeReport>;
+  /** Deliver a run the safety gate held (`ferry release`); throws a FerryError when it is not held or delivery fails. */
+  release(runId: number, by: string, signal?: AbortSignal): Promise<RunRecord>;
   /** Runs in progress in this process. */
   active(): number;
   /** Abort every run in progress (shutdown); they end as `interrupted`. */
@@ -109,6 +112,8 @@ export function createRunner(deps: RunnerDeps): Runner {
           release = await limiter.acquire(`source:${integration.source.id}`, integration.source.maxConcurrency ?? config.concurrency.perSource, signal);
           await store.markStarted(runId);
           logger.info('run started', { trigger: req.trigger, requestedBy: req.requestedBy, scheduledFor: scheduledFor?.toISOString() ?? null, dryRun: req.dryRun ?? false });
+          // A rerun is compared with the last delivered file too, so a still-small roster is held again.
+          const previous = integration.safety && !req.dryRun ? await store.lastDelivered(integration.id) : undefined;
           result = await executeRun(
             { runId, integration, scheduledFor, logger, signal, clock, params: params! },
             {
@@ -118,6 +123,7 @@ export function createRunner(deps: RunnerDeps): Runner {
               openSource: () => openSource(integration),
               openDestination: () => openDestination(integration, logger),
               onProgress: req.onProgress,
+              previousDelivery: previous && previous.rows !== null ? { runId: previous.id, rows: previous.rows } : null,
             },
           );
         } catch (err) {
@@ -134,6 +140,18 @@ export function createRunner(deps: RunnerDeps): Runner {
         logger.error(status === 'interrupted' ? 'run interrupted' : 'run failed', { errorKind: failure.kind, field: failure.field, error: failure.message });
         await store.appendLogs(runId, collector.take(runId));
         record = await store.finishRun(runId, { status, errorKind: failure.kind, error: failure.message });
+      } else if (result!.held) {
+        const h = result!.held;
+        logger.warn('delivery held', { rows: h.rows, previousRows: h.previousRows, drop: Number(h.drop.toFixed(4)), previousRunId: h.previousRunId, maxRowDrop: h.maxRowDrop });
+        await store.appendLogs(runId, collector.take(runId));
+        record = await store.finishRun(runId, {
+          status: 'held',
+          rows: result!.rows,
+          bytes: result!.bytes,
+          sha256: result!.sha256,
+          spoolPath: result!.spoolPath,
+          holdReason: h.reason,
+        });
       } else {
         logger.info('run succeeded', { rows: result!.rows, bytes: result!.bytes, sha256: result!.sha256, remotePath: result!.remotePath, target: result!.target });
         await store.appendLogs(runId, collector.take(runId));
@@ -159,6 +177,7 @@ export function createRunner(deps: RunnerDeps): Runner {
 
   return {
     run,
+    release: (runId, by, signal) => releaseHeldRun({ config, store, logger: deps.logger, collector, clock, openDestination }, runId, by, signal),
     active: () => inFlight.size,
     abortAll(reason) {
       for (const c of controllers.values()) c.abort(new Error(reason));

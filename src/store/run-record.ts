@@ -1,4 +1,4 @@
-export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped', 'interrupted'] as const;
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped', 'interrupted', 'held'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const RUN_TRIGGERS = ['schedule', 'manual', 'retry'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
@@ -26,6 +26,12 @@ export interface RunRecord {
   error: string | null;
   host: string;
   pid: number;
+  /** A held run's kept spool file (cleared once it is released). */
+  spoolPath: string | null;
+  /** Why the roster safety gate held the delivery; kept after release as the audit trail. */
+  holdReason: string | null;
+  releasedBy: string | null;
+  releasedAt: Date | null;
 }
 
 const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
@@ -56,5 +62,9 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     error: (r.error as string | null) ?? null,
     host: String(r.host),
     pid: Number(r.pid),
+    spoolPath: (r.spool_path as string | null) ?? null,
+    holdReason: (r.hold_reason as string | null) ?? null,
+    releasedBy: (r.released_by as string | null) ?? null,
+    releasedAt: date(r.released_at),
   };
 }

@@ -41,6 +41,9 @@ export interface RunOutcome {
   target?: string | null;
   errorKind?: string | null;
   error?: string | null;
+  /** Held runs: the kept spool file and why the delivery was held. */
+  spoolPath?: string | null;
+  holdReason?: string | null;
 }
 
 export interface LogEntry {
@@ -65,6 +68,17 @@ export interface RunStore {
   getRun(runId: number): Promise<RunRecord | undefined>;
   listRuns(filter?: { integrationId?: string; limit?: number }): Promise<RunRecord[]>;
   lastRuns(): Promise<Map<string, RunRecord>>;
+  /** The newest run that put a file in the vendor's folder (succeeded, not a dry run, remote path set). */
+  lastDelivered(integrationId: string): Promise<RunRecord | undefined>;
+  /**
+   * Marks a held run as being released by `by`; undefined when it is not held or another release got there first.
+   * Exactly one caller wins, so a file is never released twice at once.
+   */
+  claimRelease(runId: number, by: string): Promise<RunRecord | undefined>;
+  /** The release failed before delivery: the run stays held and may be released again. */
+  abandonRelease(runId: number): Promise<void>;
+  /** The held file was delivered: the run is now succeeded with its remote path, and no longer has a spool file. */
+  completeRelease(runId: number, delivered: { remotePath: string; target: string }): Promise<RunRecord>;
   appendLogs(runId: number, entries: readonly LogEntry[]): Promise<void>;
   getLogs(runId: number): Promise<LogEntry[]>;
   setEnabled(integrationId: string, enabled: boolean, reason: string | null, by: string): Promise<void>;
@@ -183,6 +197,8 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           target: o.target ?? null,
           error_kind: o.errorKind ?? null,
           error: o.error ? scrubSecrets(o.error) : null,
+          spool_path: o.spoolPath ?? null,
+          hold_reason: o.holdReason ?? null,
         });
       return (await getRun(runId))!;
     },
@@ -195,6 +211,25 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
     async lastRuns() {
       const rows = await knex('runs').whereIn('id', knex('runs').max('id').groupBy('integration_id'));
       return new Map(rows.map((r) => [r.integration_id as string, rowToRun(r)]));
+    },
+    async lastDelivered(integrationId) {
+      const row = await knex('runs')
+        .where({ integration_id: integrationId, status: 'succeeded', dry_run: false })
+        .whereNotNull('remote_path')
+        .orderBy('id', 'desc')
+        .first();
+      return row ? rowToRun(row) : undefined;
+    },
+    async claimRelease(runId, by) {
+      const n = await knex('runs').where({ id: runId, status: 'held' }).whereNull('released_at').update({ released_by: by, released_at: iso(clock.now()) });
+      return n === 1 ? getRun(runId) : undefined;
+    },
+    async abandonRelease(runId) {
+      await knex('runs').where({ id: runId, status: 'held' }).update({ released_by: null, released_at: null });
+    },
+    async completeRelease(runId, d) {
+      await knex('runs').where({ id: runId, status: 'held' }).update({ status: 'succeeded', remote_path: d.remotePath, target: d.target, spool_path: null });
+      return (await getRun(runId))!;
     },
     async appendLogs(runId, entries) {
       if (entries.length === 0) return;

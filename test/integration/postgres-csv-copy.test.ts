@@ -106,7 +106,7 @@ ORDER BY id;
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const config = (format: Record<string, unknown>, params: Record<string, unknown> = {}) => {
+  const config = (format: Record<string, unknown>, params: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => {
     fs.mkdirSync(path.join(dir, 'config/integrations'), { recursive: true });
     fs.writeFileSync(
       path.join(dir, 'config/ferry.yaml'),
@@ -121,7 +121,7 @@ ORDER BY id;
       path.join(dir, 'config/integrations/d.yaml'),
       JSON.stringify({
         district: { id: 'd', name: 'D' },
-        integrations: [{ id: 'tricky', extract: 'tricky', source: 'pg', destination: 'out', remotePath: 'x.csv', schedule: { cron: '0 1 * * *', timezone: 'UTC' }, params, format, inventory: { vendor: 'V', contact: 'C', purpose: 'P' } }],
+        integrations: [{ id: 'tricky', extract: 'tricky', source: 'pg', destination: 'out', remotePath: 'x.csv', schedule: { cron: '0 1 * * *', timezone: 'UTC' }, params, format, inventory: { vendor: 'V', contact: 'C', purpose: 'P' }, ...extra }],
       }),
     );
     const res = tryLoadConfig(path.join(dir, 'config'));
@@ -175,6 +175,18 @@ ORDER BY id;
     expect(fast.bytes.equals(slow.bytes)).toBe(true);
     expect(fast.rows).toBe(3); // ids 392, 395, 398 carry that code
     expect((await client.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(400);
+  });
+
+  it('a fields: allowlist narrows both paths to the same columns, and the fast path is kept', async () => {
+    const { integration, spoolDir } = config({}, { label: 'withheld value' }, { fields: ['code', 'id', 'seen'] });
+    const fast = await run(integration, spoolDir, source);
+    const slow = await run(integration, spoolDir, () => rowsOnly(source()));
+    expect(fast.mode).toBe('database-csv');
+    expect(slow.mode).toBe('rows');
+    const text = fast.bytes.toString('utf8');
+    expect(text).toBe(slow.bytes.toString('utf8'));
+    expect(text.split('\r\n')[0]).toBe('id,seen,code');
+    expect(text).not.toContain('withheld value');
   });
 
   it('falls back to rows for a column it cannot write identically (a float declared decimal)', async () => {

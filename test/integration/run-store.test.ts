@@ -265,6 +265,33 @@ describe.each([
     expect((await store.claimRun(claim({ integrationId: 'dead-here' }))).claimed).toBe(true);
   });
 
+  it('held runs: the last delivered run ignores held, dry and undelivered runs; one release wins, and a failed one can be retried', async () => {
+    const finish = async (over: Partial<ClaimInput>, outcome: Parameters<RunStore['finishRun']>[1]) => {
+      const { run } = await store.claimRun(claim(over));
+      return store.finishRun(run.id, outcome);
+    };
+    expect(await store.lastDelivered('hilltop-clever-students')).toBeUndefined();
+    const delivered = await finish({}, { status: 'succeeded', rows: 1020, remotePath: '/hilltop-csd/clever/students.csv', target: 'sftp://x' });
+    await finish({ dryRun: true }, { status: 'succeeded', rows: 5, remotePath: null });
+    await finish({}, { status: 'failed', rows: 3 });
+    const held = await finish({}, { status: 'held', rows: 412, bytes: 9000, sha256: 'ab'.repeat(32), spoolPath: '/spool/52.csv', holdReason: 'held: 412 rows against 1,020' });
+    expect(held).toMatchObject({ status: 'held', rows: 412, spoolPath: '/spool/52.csv', holdReason: 'held: 412 rows against 1,020', releasedBy: null, releasedAt: null });
+    expect((await store.lastDelivered('hilltop-clever-students'))?.id).toBe(delivered.id);
+    expect((await store.lastRuns()).get('hilltop-clever-students')?.status).toBe('held');
+
+    expect(await store.claimRelease(delivered.id, 'dave')).toBeUndefined(); // not held
+    const claims = await Promise.all([store.claimRelease(held.id, 'dave'), store.claimRelease(held.id, 'erin')]);
+    expect(claims.filter((c) => c !== undefined)).toHaveLength(1);
+    await store.abandonRelease(held.id);
+    expect(await store.getRun(held.id)).toMatchObject({ status: 'held', releasedBy: null, releasedAt: null });
+
+    clock.advance(60_000);
+    expect(await store.claimRelease(held.id, 'dave')).toMatchObject({ releasedBy: 'dave', releasedAt: clock.now() });
+    const done = await store.completeRelease(held.id, { remotePath: '/hilltop-csd/clever/students.csv', target: 'sftp://x' });
+    expect(done).toMatchObject({ status: 'succeeded', spoolPath: null, releasedBy: 'dave', holdReason: 'held: 412 rows against 1,020', remotePath: '/hilltop-csd/clever/students.csv' });
+    expect((await store.lastDelivered('hilltop-clever-students'))?.id).toBe(held.id);
+  });
+
   it('10 simultaneous claims for one integration: exactly one wins, the others are recorded as skipped', async () => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.claimRun(claim({ requestedBy: `racer-${i}` }))));
     const winners = results.filter((r) => r.claimed);

@@ -94,6 +94,8 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       format: i.format,
       inventory: i.inventory,
       columns: i.extract.columns,
+      withheld: i.withheld.map((c) => c.name),
+      safety: i.safety,
       recentRuns: runs.map(runToJson),
     };
     if (opts.json) {
@@ -117,8 +119,10 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       `  enabled      ${info.enabled ? 'yes' : 'no'}${state ? ` (set by ${state.changedBy} at ${state.changedAt.toISOString()}${state.reason ? `: ${state.reason}` : ''})` : ' (from config)'}`,
       `  parameters   ${Object.entries(params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') || '(all)' : String(v)}`).join('  ')}`,
       `  fields sent  ${i.extract.columns.map((c) => `${c.name} (${c.type})`).join(', ')}`,
+      ...(i.withheld.length ? [`  withheld     ${i.withheld.map((c) => c.name).join(', ')} (not in fields:)`] : []),
+      `  safety gate  ${i.safety ? `hold when rows fall by more than ${Number((i.safety.maxRowDrop * 100).toFixed(1))}% against the last delivery` : 'off'}`,
       '  recent runs',
-      ...(runs.length ? runs.map((r: RunRecord) => `    ${r.id}  ${r.status.padEnd(11)} ${r.startedAt?.toISOString() ?? r.createdAt.toISOString()}  ${r.rows ?? ''} rows ${formatBytes(r.bytes)}  ${r.remotePath ?? r.error ?? ''}`) : ['    (none)']),
+      ...(runs.length ? runs.map((r: RunRecord) => `    ${r.id}  ${r.status.padEnd(11)} ${r.startedAt?.toISOString() ?? r.createdAt.toISOString()}  ${r.rows ?? ''} rows ${formatBytes(r.bytes)}  ${r.remotePath ?? r.holdReason ?? r.error ?? ''}`) : ['    (none)']),
     ];
     io.out(lines.join('\n') + '\n');
     return 0;

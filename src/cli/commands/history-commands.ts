@@ -28,7 +28,7 @@ export async function cmdHistory(id: string | undefined, opts: GlobalOptions & {
           r.rows,
           r.bytes === null ? '' : `${r.bytes} (${formatBytes(r.bytes)})`,
           r.sha256,
-          r.status === 'succeeded' ? r.remotePath ?? '(not delivered)' : r.error,
+          r.status === 'succeeded' ? `${r.remotePath ?? '(not delivered)'}${r.releasedBy ? ` (released by ${r.releasedBy})` : ''}` : r.status === 'held' ? r.holdReason : r.error,
         ]),
       ),
     );
@@ -48,7 +48,8 @@ export async function cmdLogs(runIdText: string, opts: GlobalOptions & { json?: 
       io.out(JSON.stringify(logs.map((l) => ({ ...l, at: l.at.toISOString() })), null, 2) + '\n');
       return 0;
     }
-    io.out(`run ${run.id} of ${run.integrationId}: ${run.status}${run.error ? ` — ${run.error}` : ''}\n`);
+    const why = run.status === 'held' ? run.holdReason : run.error;
+    io.out(`run ${run.id} of ${run.integrationId}: ${run.status}${why ? ` — ${why}` : ''}${run.releasedBy ? ` (released by ${run.releasedBy} at ${run.releasedAt?.toISOString()})` : ''}\n`);
     for (const l of logs) {
       const fields = Object.entries(l.fields ?? {})
         .filter(([k]) => !['integration', 'district'].includes(k))

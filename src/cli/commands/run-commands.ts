@@ -6,7 +6,7 @@ import type { RowBatch } from '../../core/source.js';
 import { startDemoSftp } from '../../demo/bootstrap.js';
 import type { EmbeddedSftpServer } from '../../demo/sftp-server.js';
 import { encodeCsv } from '../../formats/csv.js';
-import { queryOf } from '../../pipeline/execute-run.js';
+import { queryOf, withheldNames } from '../../pipeline/execute-run.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { currentUser, findIntegration, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes } from '../output.js';
@@ -46,6 +46,11 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
         io.out(`run ${r.id} succeeded: ${r.rows} rows, ${r.bytes} bytes (${formatBytes(r.bytes)}), sha256 ${r.sha256}, ${where}\n`);
         return 0;
       }
+      if (r.status === 'held') {
+        // Nothing went to the vendor, so this is not a success; the file waits for `ferry release`.
+        io.err(`ferry: run ${r.id} of ${id} ${r.holdReason}\n`);
+        return 1;
+      }
       io.err(`ferry: run ${r.id} ${r.status}: ${report.error?.message ?? r.error}\n`);
       return report.error?.kind === 'params' ? 2 : 1;
     } finally {
@@ -60,7 +65,7 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
  * The demo's SFTP server normally lives in the daemon. When the daemon is not running, `ferry run` starts it for the
  * length of the run so the demo works from the CLI alone; when the port is taken, the daemon is serving it.
  */
-async function startDemoSftpIfNeeded(rt: Runtime, integration: Integration): Promise<EmbeddedSftpServer | undefined> {
+export async function startDemoSftpIfNeeded(rt: Runtime, integration: Integration): Promise<EmbeddedSftpServer | undefined> {
   const demo = rt.config.demo;
   if (!demo || integration.destination.kind !== 'sftp' || integration.destination.port !== demo.sftp.port) return undefined;
   try {
@@ -83,7 +88,7 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
     const stats = { rows: 0 };
     try {
       const limited = limitRows(source.stream(queryOf(i, params), { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit);
-      for await (const chunk of encodeCsv(limited, i.extract.columns, { ...i.format, bom: false, lineEnding: 'lf' }, i.id, stats)) io.out(chunk);
+      for await (const chunk of encodeCsv(limited, i.extract.columns, { ...i.format, bom: false, lineEnding: 'lf' }, i.id, stats, withheldNames(i))) io.out(chunk);
     } finally {
       controller.abort();
       await source.close();

@@ -1,0 +1,25 @@
+import { FerryError } from '../../core/errors.js';
+import { currentUser, withRuntime, type GlobalOptions, type Io } from '../context.js';
+import { formatBytes } from '../output.js';
+import { startDemoSftpIfNeeded } from './run-commands.js';
+
+/**
+ * `ferry release <run-id>`: deliver a run the roster safety gate held, recorded with who released it.
+ * Exit 0 when delivered, 1 when delivery failed (the run stays held), 2 when the run is not held.
+ */
+export async function cmdRelease(runIdText: string, opts: GlobalOptions, io: Io): Promise<number> {
+  const runId = Number(runIdText);
+  if (!Number.isSafeInteger(runId) || runId <= 0) throw new FerryError('params', `"${runIdText}" is not a run id (see ferry history)`, { field: 'run-id' });
+  return withRuntime(opts, async (rt) => {
+    const held = await rt.store.getRun(runId);
+    const integration = held ? rt.config.integrations.get(held.integrationId) : undefined;
+    const demo = integration && held?.status === 'held' ? await startDemoSftpIfNeeded(rt, integration) : undefined;
+    try {
+      const r = await rt.runner.release(runId, currentUser());
+      io.out(`run ${r.id} released by ${r.releasedBy}: ${r.rows} rows, ${r.bytes} bytes (${formatBytes(r.bytes)}), sha256 ${r.sha256}, delivered to ${r.target}${r.remotePath}\n`);
+      return 0;
+    } finally {
+      await demo?.close();
+    }
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * What the OneRoster check reports. A problem names the file, row and column; its message never carries a
+ * cell value (row data must not reach logs), only spec facts such as the allowed values of a vocabulary.
+ */
+export const PROBLEM_KINDS = ['header', 'required', 'enum', 'date', 'foreign_key', 'duplicate', 'bom', 'bulk_delta', 'manifest', 'csv'] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+export interface ValidationProblem {
+  file: string;
+  /** 1-based record number, header = row 1 (what a spreadsheet shows unless a value holds a line break). */
+  row?: number;
+  column?: string;
+  kind: ProblemKind;
+  message: string;
+}
+
+export interface CheckedFileSummary {
+  name: string;
+  rows: number;
+  mode: 'bulk' | 'delta';
+}
+
+export interface ValidationResult {
+  ok: boolean;
+  /** At most `maxProblems` of them; counts always cover every problem found. */
+  problems: ValidationProblem[];
+  counts: Record<ProblemKind, number>;
+  files: CheckedFileSummary[];
+}
+
+export function zeroCounts(): Record<ProblemKind, number> {
+  return Object.fromEntries(PROBLEM_KINDS.map((k) => [k, 0])) as Record<ProblemKind, number>;
+}
+
+/** Collects problems; keeps the first `max` so that a file with a million bad rows stays cheap. */
+export class ProblemList {
+  readonly list: ValidationProblem[] = [];
+  readonly counts = zeroCounts();
+  constructor(private readonly max: number) {}
+
+  add(kind: ProblemKind, file: string, detail: string, where: { row?: number; column?: string } = {}): void {
+    this.counts[kind]++;
+    if (this.list.length >= this.max) return;
+    let place = file;
+    if (where.row !== undefined) place += `, row ${where.row}`;
+    if (where.column !== undefined) place += `, column ${where.column}`;
+    this.list.push({ file, ...where, kind, message: `${place}: ${detail}` });
+  }
+
+  get total(): number {
+    return PROBLEM_KINDS.reduce((sum, k) => sum + this.counts[k], 0);
+  }
+}
+
+/** The first `limit` problems and the counts by kind, as plain text for a terminal or a run log. */
+export function formatValidationReport(result: ValidationResult, opts: { limit?: number } = {}): string {
+  const limit = opts.limit ?? 20;
+  const rows = result.files.reduce((sum, f) => sum + f.rows, 0);
+  const scope = `${result.files.length} file${result.files.length === 1 ? '' : 's'}, ${rows} row${rows === 1 ? '' : 's'}`;
+  const total = PROBLEM_KINDS.reduce((sum, k) => sum + result.counts[k], 0);
+  if (total === 0) return `OneRoster check: no problems (${scope})\n`;
+  let text = `OneRoster check: ${total} problem${total === 1 ? '' : 's'} (${scope})\n`;
+  for (const p of result.problems.slice(0, limit)) text += `  [${p.kind}] ${p.message}\n`;
+  if (total > Math.min(limit, result.problems.length)) text += `  … ${total - Math.min(limit, result.problems.length)} more not shown\n`;
+  const byKind = PROBLEM_KINDS.filter((k) => result.counts[k] > 0).map((k) => `${k} ${result.counts[k]}`);
+  text += `by kind: ${byKind.join(', ')}\n`;
+  return text;
+}

@@ -1,5 +1,5 @@
+import type { ApiSourceOptions } from '../http/api-source-options.js';
 import { FerryError } from '../../src/core/errors.js';
-import type { Sleep } from '../../src/delivery/retry.js';
 import type { BindValue, BoundQuery, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { createHttpClient, type HttpResponse } from '../http/http-client.js';
 import { createTokenProvider, sendAuthorized } from '../http/oauth-token.js';
@@ -10,22 +10,11 @@ import { eSchoolDataRequestSchema, type ESchoolDataRequest } from './eschooldata
 
 export { eSchoolDataRequestSchema, type ESchoolDataRequest } from './eschooldata-request.js';
 
-export interface ESchoolDataSourceOptions {
-  id: string;
+export interface ESchoolDataSourceOptions extends ApiSourceOptions {
   /** e.g. https://guru.eschooldata.com/api/v1/auth/token */
   tokenUrl: string;
-  /** e.g. https://guru.eschooldata.com/api/v1 (the district's "Client API URL"). */
+  /** e.g. https://guru.eschooldata.com/api/v1 (the district's "Client API URL"); a smaller pageSize echoed in pagingInfo wins. */
   apiBase: string;
-  clientId: () => string;
-  clientSecret: () => string;
-  timeoutSeconds: number;
-  maxConcurrency: number;
-  /** Default 100; a smaller pageSize echoed in pagingInfo wins. */
-  pageSize?: number | undefined;
-  retries?: number | undefined;
-  integration?: string | undefined;
-  sleep?: Sleep | undefined;
-  now?: (() => number) | undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
+import type { ApiSourceOptions } from '../http/api-source-options.js';
 import { FerryError } from '../../src/core/errors.js';
-import type { Sleep } from '../../src/delivery/retry.js';
 import type { BindValue, BoundQuery, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { createHttpClient, type HttpResponse } from '../http/http-client.js';
 import { createTokenProvider, sendAuthorized } from '../http/oauth-token.js';
@@ -11,22 +11,9 @@ import { countOf, malformed, recordsOfEnvelope, recordsOfQuery, statusError, typ
 
 export { powerSchoolRequestSchema, type PowerSchoolRequest } from './powerschool-request.js';
 
-export interface PowerSchoolSourceOptions {
-  id: string;
-  /** e.g. https://district.powerschool.com (no trailing path). */
+export interface PowerSchoolSourceOptions extends ApiSourceOptions {
+  /** e.g. https://district.powerschool.com (no trailing path); the plugin's maximum page size from /ws/v1/metadata caps pageSize. */
   baseUrl: string;
-  /** Called when a token is needed, so the secret is read as late as possible. */
-  clientId: () => string;
-  clientSecret: () => string;
-  timeoutSeconds: number;
-  maxConcurrency: number;
-  /** Upper bound; the plugin's maximum page size from /ws/v1/metadata wins when smaller. Default 100. */
-  pageSize?: number | undefined;
-  /** Attempts after the first for 429, 5xx, dropped connections and timeouts. Default 4. */
-  retries?: number | undefined;
-  integration?: string | undefined;
-  sleep?: Sleep | undefined;
-  now?: (() => number) | undefined;
 }
 
 type Metadata = Readonly<Record<string, unknown>>;

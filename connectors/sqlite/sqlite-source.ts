@@ -78,9 +78,11 @@ export function createSqliteSource(opts: SqliteSourceOptions): Source {
   };
 }
 
-function toSqlite(v: BindValue | undefined): string | number | null {
+function toSqlite(v: BindValue | undefined): string | number | bigint | null {
   if (v === undefined || v === null) return null;
   if (typeof v === 'boolean') return v ? 1 : 0;
+  // better-sqlite3 binds every JS number as REAL (2027 would read back as 2027.0); whole numbers go in as INTEGER.
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
   if (Array.isArray(v)) return JSON.stringify(v);
   return v as string | number;
 }

@@ -5,10 +5,11 @@ import type { z } from 'zod';
 import { FerryError } from '../core/errors.js';
 import { findPlaceholders } from '../core/named-sql.js';
 import { checkTemplate } from '../delivery/remote-path.js';
-import type { ColumnDef, ConfigProblem, District, Extract, FerryConfig, Integration, NamedDestination, NamedSource } from './model.js';
-import { bindNamesOf, resolveParams } from './params.js';
+import type { ColumnDef, ConfigProblem, District, Extract, FerryConfig, Integration, IntegrationBundle, NamedDestination, NamedSource } from './model.js';
+import { bindNamesOf, resolveIntegrationParams } from './params.js';
+import { specForFile } from '../formats/oneroster/spec.js';
 import { checkRequest } from '../../connectors/request-schemas.js';
-import { API_SOURCE_KINDS, districtFileSchema, extractFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
+import { API_SOURCE_KINDS, type BundleInput, districtFileSchema, extractFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
 
 export class ConfigError extends FerryError {
   readonly problems: readonly ConfigProblem[];
@@ -86,25 +87,47 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
       }
       const where = (field: string) => `${prefix}.${field}`;
       if (integrations.has(integ.id)) add(file, where('id'), `integration ${integ.id} is already defined in ${integrations.get(integ.id)!.file}`);
-      const extract = extracts.get(integ.extract);
+      if (integ.extract !== undefined && integ.bundle === undefined && !extracts.has(integ.extract)) {
+        add(file, where('extract'), `unknown extract "${integ.extract}" (known: ${[...extracts.keys()].join(', ') || 'none'})`);
+      }
       const source = sources.get(integ.source);
       const destination = destinations.get(integ.destination);
-      if (!extract) add(file, where('extract'), `unknown extract "${integ.extract}" (known: ${[...extracts.keys()].join(', ') || 'none'})`);
       if (!source && mainOk) add(file, where('source'), `unknown source "${integ.source}" (known: ${[...sources.keys()].join(', ') || 'none'})`);
       if (!destination && mainOk) add(file, where('destination'), `unknown destination "${integ.destination}" (known: ${[...destinations.keys()].join(', ') || 'none'})`);
       for (const p of checkTemplate(integ.remotePath)) add(file, where('remotePath'), p);
-      if (extract && source && extract.sourceKind !== source.kind) {
-        add(file, where('source'), `extract ${extract.name} is written for ${extract.sourceKind} but source ${source.id} is ${source.kind}`);
+      const kindOk = (e: Extract, field: string) => {
+        if (source && e.sourceKind !== source.kind) {
+          add(file, where(field), `extract ${e.name} is written for ${e.sourceKind} but source ${source.id} is ${source.kind}`);
+          return false;
+        }
+        return true;
+      };
+      let extract: Extract | undefined;
+      let bundle: IntegrationBundle | undefined;
+      if (integ.extract !== undefined && integ.bundle !== undefined) {
+        add(file, where('bundle'), 'give either extract or bundle, not both');
+      } else if (integ.bundle !== undefined) {
+        bundle = checkBundle(integ.bundle, extracts, kindOk, (field, message) => add(file, where(field), message));
+        extract = bundle?.files[0]?.extract;
+        if (integ.fields !== undefined) add(file, where('fields'), 'does not apply to a bundle: each OneRoster file carries its spec columns');
+        if (rawInt && typeof rawInt === 'object' && 'format' in rawInt) add(file, where('format'), 'does not apply to a bundle: OneRoster files are always comma-separated UTF-8 without a BOM, with CRLF line ends');
+      } else if (integ.extract !== undefined) {
+        extract = extracts.get(integ.extract);
+        if (extract && source && extract.sourceKind !== source.kind) {
+          add(file, where('source'), `extract ${extract.name} is written for ${extract.sourceKind} but source ${source.id} is ${source.kind}`);
+        }
+      } else {
+        add(file, where('extract'), 'is required (or a bundle: block of OneRoster files)');
       }
       if (extract) {
         try {
-          resolveParams(integ.id, extract, district, integ.params, now, integ.schedule.timezone);
+          resolveIntegrationParams({ id: integ.id, extract, bundle, district }, integ.params, now, integ.schedule.timezone);
         } catch (err) {
           const fe = err as FerryError;
           add(file, where(fe.field ?? 'params'), fe.message.replace(/^integration [^:]+: parameter [^:]+: /, ''));
         }
       }
-      const narrowed = extract ? narrowColumns(extract, integ.fields, (field, message) => add(file, where(field), message)) : undefined;
+      const narrowed = extract ? (bundle ? { extract, withheld: Object.freeze([]) } : narrowColumns(extract, integ.fields, (field, message) => add(file, where(field), message))) : undefined;
       if (!extract || !narrowed || !source || !destination) return;
       integrations.set(
         integ.id,
@@ -112,6 +135,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
           id: integ.id,
           district,
           extract: narrowed.extract,
+          bundle,
           withheld: narrowed.withheld,
           source,
           destination,
@@ -185,6 +209,44 @@ function narrowColumns(
   const columns = Object.freeze(extract.columns.filter((c) => seen.has(c.name)));
   const withheld = Object.freeze(extract.columns.filter((c) => !seen.has(c.name)));
   return { extract: Object.freeze({ ...extract, columns }), withheld };
+}
+
+/**
+ * A `bundle:` block: every file a OneRoster 1.1 name, every extract known and of the source's kind, and its declared
+ * columns exactly the spec headers of its file, in order. Undefined (with problems reported) otherwise.
+ */
+function checkBundle(
+  input: BundleInput,
+  extracts: ReadonlyMap<string, Extract>,
+  kindOk: (e: Extract, field: string) => boolean,
+  add: (field: string, message: string) => void,
+): IntegrationBundle | undefined {
+  let ok = true;
+  const files: { name: string; extract: Extract }[] = [];
+  for (const [name, extractName] of Object.entries(input.files)) {
+    const field = `bundle.files.${name}`;
+    const spec = specForFile(name);
+    if (!spec) {
+      add(field, `${name} is not a OneRoster 1.1 file name (e.g. users.csv; names are case-sensitive, manifest.csv is generated)`);
+      ok = false;
+      continue;
+    }
+    const extract = extracts.get(extractName);
+    if (!extract) {
+      add(field, `unknown extract "${extractName}" (known: ${[...extracts.keys()].join(', ') || 'none'})`);
+      ok = false;
+      continue;
+    }
+    if (!kindOk(extract, field)) ok = false;
+    const columns = extract.columns.map((c) => c.name);
+    if (columns.join(',') !== spec.headers.join(',')) {
+      add(field, `extract ${extract.name}'s columns do not match ${name}'s OneRoster headers (${spec.headers.join(',')})`);
+      ok = false;
+    }
+    files.push({ name, extract });
+  }
+  if (!ok || files.length === 0) return undefined;
+  return Object.freeze({ format: input.format, mode: input.mode, files: Object.freeze(files.map((f) => Object.freeze(f))) });
 }
 
 /** dataDir and extractsDir from a ferry.yaml that failed its schema, when they at least are usable. */

@@ -53,6 +53,11 @@ export interface Integration {
    * (in the extract's order), and the declared columns left out are in `withheld`.
    */
   readonly extract: Extract;
+  /**
+   * Set when the integration ships a OneRoster bundle (one zip from several extracts). `extract` is then the first
+   * member, so that code paths that show one extract keep working.
+   */
+  readonly bundle?: IntegrationBundle | undefined;
   /** Declared columns of the extract that this integration never ships (empty when there is no `fields:` list). */
   readonly withheld: readonly ColumnDef[];
   readonly source: NamedSource;
@@ -68,6 +73,13 @@ export interface Integration {
   readonly safety: { readonly maxRowDrop: number } | null;
   readonly inventory: Inventory;
   readonly file: string;
+}
+
+export interface IntegrationBundle {
+  readonly format: 'oneroster';
+  readonly mode: 'bulk' | 'delta';
+  /** In the order written in config; `name` is the file name in the zip ("users.csv"). */
+  readonly files: readonly { readonly name: string; readonly extract: Extract }[];
 }
 
 export type StoreConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: SecretRef };

@@ -1,6 +1,6 @@
 import { FerryError } from '../core/errors.js';
 import type { BindValue } from '../core/source.js';
-import type { District, Extract } from './model.js';
+import type { District, Extract, Integration } from './model.js';
 import type { ParamDecl, StandardFilter } from './schema.js';
 
 /**
@@ -12,8 +12,43 @@ import type { ParamDecl, StandardFilter } from './schema.js';
 export interface ResolvedParams {
   /** What the user asked for, after defaults: recorded on the run. */
   readonly values: Readonly<Record<string, unknown>>;
-  /** What the SQL placeholders receive. */
+  /** What the SQL placeholders receive (for a bundle: those of its first member, `integration.extract`). */
   readonly binds: Readonly<Record<string, BindValue>>;
+  /** Bundles: each member extract's own resolution, by extract name. */
+  readonly members?: ReadonlyMap<string, ResolvedParams> | undefined;
+}
+
+/**
+ * An integration's parameters. For a OneRoster bundle each member extract is resolved with the parameters it declares
+ * (its filters and params) and ignores the rest; a parameter that no member declares is an error, so a typo is never
+ * silently dropped. `values` (recorded on the run) is the union of the members' values.
+ */
+export function resolveIntegrationParams(
+  integration: Pick<Integration, 'id' | 'extract' | 'bundle' | 'district'>,
+  supplied: Readonly<Record<string, unknown>>,
+  now: Date,
+  timezone: string,
+): ResolvedParams {
+  const { bundle } = integration;
+  if (!bundle) return resolveParams(integration.id, integration.extract, integration.district, supplied, now, timezone);
+  const declared = (e: Extract) => new Set<string>([...e.filters, ...Object.keys(e.params)]);
+  for (const name of Object.keys(supplied)) {
+    if (!bundle.files.some((f) => declared(f.extract).has(name))) {
+      throw new FerryError('params', `integration ${integration.id}: parameter ${name}: no extract of the bundle declares it`, { integration: integration.id, field: `params.${name}` });
+    }
+  }
+  const members = new Map<string, ResolvedParams>();
+  const values: Record<string, unknown> = {};
+  for (const { extract } of bundle.files) {
+    if (members.has(extract.name)) continue;
+    const names = declared(extract);
+    const own = Object.fromEntries(Object.entries(supplied).filter(([k]) => names.has(k)));
+    const r = resolveParams(integration.id, extract, integration.district, own, now, timezone);
+    members.set(extract.name, r);
+    Object.assign(values, r.values);
+  }
+  const first = members.get(integration.extract.name)!;
+  return { values: Object.freeze(values), binds: first.binds, members };
 }
 
 /** Placeholder names each standard filter binds. */

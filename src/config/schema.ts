@@ -188,9 +188,23 @@ export const formatSchema = z
   .default({ kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'] });
 export type FormatOptions = z.infer<typeof formatSchema>;
 
+/**
+ * A OneRoster 1.1 bundle: one zip built from several extracts, one per file ("users.csv": oneroster-users). Each
+ * extract's columns must be the spec headers of its file, in order; the files are written by the OneRoster CSV rules
+ * (comma, CRLF, UTF-8 without BOM, booleans true/false), so `format:` does not apply.
+ */
+export const bundleSchema = z.strictObject({
+  format: z.literal('oneroster'),
+  mode: z.enum(['bulk', 'delta']).default('bulk'),
+  files: z.record(z.string().min(1), slug).refine((f) => Object.keys(f).length > 0, { message: 'must list at least one file, e.g. users.csv: oneroster-users' }),
+});
+export type BundleInput = z.infer<typeof bundleSchema>;
+
 export const integrationSchema = z.strictObject({
   id: slug,
-  extract: slug,
+  /** The extract this integration ships; exactly one of `extract` or `bundle`. */
+  extract: slug.optional(),
+  bundle: bundleSchema.optional(),
   source: slug,
   destination: slug,
   remotePath: z.string().min(1),

@@ -12,6 +12,8 @@ import type { Integration } from '../config/model.js';
 import type { ResolvedParams } from '../config/params.js';
 import { renderRemotePath } from '../delivery/remote-path.js';
 import { csvPrefix, encodeCsv, lfToCrlfOutsideQuotes } from '../formats/csv.js';
+import type { BundleFileInfo } from '../formats/oneroster/bundle.js';
+import { executeBundleRun } from './execute-bundle.js';
 import { checkRowDrop, type HoldDecision, type PreviousDelivery } from './safety-gate.js';
 
 /** Everything one stage of a run may use; nothing reads globals or process.env after start-up. */
@@ -44,6 +46,8 @@ export interface RunResult {
   target: string | null;
   /** The spool file, when it was kept (dry run, held delivery or spool.keep). */
   spoolPath: string | null;
+  /** Bundles: each file in the zip (manifest.csv first) with its bytes, SHA-256 and data rows. */
+  files?: BundleFileInfo[];
   /** Set when the safety gate held the delivery: nothing was sent and the spool file is kept for `ferry release`. */
   held?: HoldDecision;
 }
@@ -60,6 +64,8 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     { district: integration.district.id, integration: integration.id, extract: integration.extract.name, runId: String(ctx.runId), at, timezone: integration.schedule.timezone },
     integration.id,
   );
+
+  if (integration.bundle) return executeBundleRun(ctx, opts, remotePath);
 
   await fsp.mkdir(opts.spoolDir, { recursive: true, mode: 0o700 });
   const ext = integration.format.delimiter === '\t' ? 'tsv' : 'csv';
@@ -148,7 +154,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
   }
 }
 
-async function openSpool(file: string, integrationId: string): Promise<Writable> {
+export async function openSpool(file: string, integrationId: string): Promise<Writable> {
   try {
     // 'wx' + 0600: never reuse a file, never world-readable, even for an instant.
     const handle = await fsp.open(file, 'wx', 0o600);

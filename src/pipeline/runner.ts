@@ -6,7 +6,7 @@ import type { Destination } from '../core/destination.js';
 import { FerryError, toFerryError } from '../core/errors.js';
 import type { Source } from '../core/source.js';
 import type { FerryConfig, Integration } from '../config/model.js';
-import { resolveParams, type ResolvedParams } from '../config/params.js';
+import { resolveIntegrationParams, type ResolvedParams } from '../config/params.js';
 import { createDestination } from '../delivery/create-destination.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import type { Limiter } from '../scheduler/limiter.js';
@@ -71,7 +71,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     let params: ResolvedParams | undefined;
     let paramError: FerryError | undefined;
     try {
-      params = resolveParams(integration.id, integration.extract, integration.district, { ...integration.params, ...req.overrides }, scheduledFor ?? clock.now(), integration.schedule.timezone);
+      params = resolveIntegrationParams(integration, { ...integration.params, ...req.overrides }, scheduledFor ?? clock.now(), integration.schedule.timezone);
     } catch (err) {
       paramError = toFerryError(err);
     }
@@ -151,6 +151,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           sha256: result!.sha256,
           spoolPath: result!.spoolPath,
           holdReason: h.reason,
+          files: result!.files ?? null,
         });
       } else {
         logger.info('run succeeded', { rows: result!.rows, bytes: result!.bytes, sha256: result!.sha256, remotePath: result!.remotePath, target: result!.target });
@@ -162,6 +163,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           sha256: result!.sha256,
           remotePath: result!.remotePath,
           target: result!.target,
+          files: result!.files ?? null,
         });
       }
       return { run: record, spoolPath: result?.spoolPath ?? null, ...(failure ? { error: failure } : {}) };

@@ -32,6 +32,15 @@ export interface RunRecord {
   holdReason: string | null;
   releasedBy: string | null;
   releasedAt: Date | null;
+  /** OneRoster bundles: each file in the zip (manifest.csv first); null for a single-file run. */
+  files: RunFileInfo[] | null;
+}
+
+export interface RunFileInfo {
+  name: string;
+  bytes: number;
+  sha256: string;
+  rows: number;
 }
 
 const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
@@ -66,5 +75,6 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     holdReason: (r.hold_reason as string | null) ?? null,
     releasedBy: (r.released_by as string | null) ?? null,
     releasedAt: date(r.released_at),
+    files: r.files_json === null || r.files_json === undefined ? null : (JSON.parse(String(r.files_json)) as RunFileInfo[]),
   };
 }

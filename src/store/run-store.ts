@@ -6,9 +6,9 @@ import { migrationSource } from '../../migrations/index.js';
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import { scrubSecrets } from '../config/secrets.js';
-import { rowToRun, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
+import { rowToRun, type RunFileInfo, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
 
-export type { RunRecord, RunStatus, RunTrigger } from './run-record.js';
+export type { RunFileInfo, RunRecord, RunStatus, RunTrigger } from './run-record.js';
 
 export type StoreTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
@@ -44,6 +44,8 @@ export interface RunOutcome {
   /** Held runs: the kept spool file and why the delivery was held. */
   spoolPath?: string | null;
   holdReason?: string | null;
+  /** OneRoster bundles: each file in the zip. */
+  files?: readonly RunFileInfo[] | null;
 }
 
 export interface LogEntry {
@@ -199,6 +201,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           error: o.error ? scrubSecrets(o.error) : null,
           spool_path: o.spoolPath ?? null,
           hold_reason: o.holdReason ?? null,
+          files_json: o.files ? JSON.stringify(o.files) : null,
         });
       return (await getRun(runId))!;
     },

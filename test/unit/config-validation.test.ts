@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { ConfigError, formatProblem, loadConfig, tryLoadConfig } from '../../src/config/loader.js';
 import type { ConfigProblem, FerryConfig } from '../../src/config/model.js';
+import { resolveIntegrationParams } from '../../src/config/params.js';
 
 /**
  * Each test writes a small config folder (ferry.yaml, integrations/*.yaml, extracts/sqlite/roster/) that is valid
@@ -118,7 +119,7 @@ describe('a valid config folder', () => {
     expect(integ?.district.id).toBe('testville');
   });
 
-  it('loads the shipped config/ folder: five integrations, all frozen', () => {
+  it('loads the shipped config/ folder: six integrations, all frozen', () => {
     const res = tryLoadConfig(SHIPPED, NOW);
     expect(res.ok ? [] : res.problems.map(formatProblem)).toEqual([]);
     if (!res.ok) return;
@@ -126,6 +127,7 @@ describe('a valid config folder', () => {
     expect([...config.integrations.keys()].sort()).toEqual([
       'hilltop-clever-students',
       'hilltop-fastbridge-es',
+      'hilltop-oneroster',
       'hilltop-parentsquare-contacts',
       'riverbend-classlink-staff',
       'riverbend-clever-students',
@@ -136,6 +138,10 @@ describe('a valid config folder', () => {
       expect(Object.isFrozen(part)).toBe(true);
     }
     expect(config.integrations.get('riverbend-clever-students')?.enabled).toBe(false);
+    const oneroster = config.integrations.get('hilltop-oneroster')!;
+    expect(oneroster.extract.name).toBe('oneroster-orgs');
+    expect(oneroster.bundle?.files.map((f) => f.name)).toEqual(['orgs.csv', 'academicSessions.csv', 'courses.csv', 'classes.csv', 'users.csv', 'enrollments.csv', 'demographics.csv']);
+    expect(Object.isFrozen(oneroster.bundle)).toBe(true);
   });
 });
 
@@ -298,5 +304,37 @@ describe('loadConfig', () => {
   it('says nothing about more problems when there is only one', () => {
     const dir = makeConfig({ districts: { 'x.yaml': districtFile('testville', [integration({ extract: 'rooster' })]) } });
     expect(() => loadConfig(dir, NOW)).toThrow(/unknown extract "rooster" \(known: roster\)$/);
+  });
+});
+
+describe('OneRoster bundles', () => {
+  const ferry = ferryYaml({ extractsDir: path.join(import.meta.dirname, '..', '..', 'extracts') });
+  const bundled = (over: Record<string, unknown> = {}) =>
+    integration({
+      extract: undefined,
+      bundle: { format: 'oneroster', files: { 'orgs.csv': 'oneroster-orgs', 'users.csv': 'oneroster-users' } },
+      params: { districtId: 'testville', schoolYear: 2027 },
+      ...over,
+    });
+
+  it('loads a bundle: extract is its first member, params resolve per member', () => {
+    const config = loads({ ferry, districts: { 'x.yaml': districtFile('testville', [bundled()]) } });
+    const i = config.integrations.get('my-id')!;
+    expect(i.extract.name).toBe('oneroster-orgs');
+    expect(i.bundle).toMatchObject({ format: 'oneroster', mode: 'bulk', files: [{ name: 'orgs.csv' }, { name: 'users.csv' }] });
+    const r = resolveIntegrationParams(i, i.params, NOW, 'America/New_York');
+    expect(r.values).toEqual({ districtId: 'testville', schoolYear: 2027 });
+    expect(r.members?.get('oneroster-users')?.binds).toEqual({ districtId: 'testville', schoolYear: 2027 });
+  });
+
+  it('names a parameter no member declares, and an integration with neither extract nor bundle', () => {
+    const problems = problemsOf({
+      ferry,
+      districts: { 'x.yaml': districtFile('testville', [bundled({ params: { districtId: 'testville', grades: 'K-5' } }), integration({ id: 'none', extract: undefined })]) },
+    });
+    expect(problems).toEqual([
+      { file: 'integrations/x.yaml', field: 'integrations[0] (my-id).params.grades', message: 'no extract of the bundle declares it' },
+      { file: 'integrations/x.yaml', field: 'integrations[1] (none).extract', message: 'is required (or a bundle: block of OneRoster files)' },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { ConfigError, formatProblem, tryLoadConfig } from '../../config/loader.js';
 import type { Integration } from '../../config/model.js';
-import { resolveParams } from '../../config/params.js';
+import { resolveIntegrationParams } from '../../config/params.js';
 import { nextFireTimes } from '../../scheduler/scheduler.js';
 import type { IntegrationState, RunRecord } from '../../store/run-store.js';
 import { findIntegration, withRuntime, type GlobalOptions, type Io } from '../context.js';
@@ -75,7 +75,7 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
     const i = findIntegration(rt, id);
     const [states, runs] = await Promise.all([rt.store.getStates(), rt.store.listRuns({ integrationId: id, limit: 5 })]);
     const state = states.get(id);
-    const params = resolveParams(i.id, i.extract, i.district, i.params, rt.clock.now(), i.schedule.timezone).values;
+    const params = resolveIntegrationParams(i, i.params, rt.clock.now(), i.schedule.timezone).values;
     const next = nextFireTimes(i.schedule, 3);
     const dest = i.destination.kind === 'sftp' ? `sftp://${i.destination.username}@${i.destination.host}:${i.destination.port}${i.destination.basePath}` : `file://${i.destination.basePath}`;
     const info = {
@@ -83,6 +83,7 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       file: i.file,
       district: { id: i.district.id, name: i.district.name, contact: i.district.contact ?? null },
       extract: { name: i.extract.name, description: i.extract.description, file: i.extract.file },
+      bundle: i.bundle ? { format: i.bundle.format, mode: i.bundle.mode, files: i.bundle.files.map((f) => ({ name: f.name, extract: f.extract.name })) } : null,
       source: { id: i.source.id, kind: i.source.kind },
       destination: { id: i.destination.id, kind: i.destination.kind, target: dest },
       remotePath: i.remotePath,
@@ -111,14 +112,16 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       ...(i.inventory.ticket ? [`  ticket       ${i.inventory.ticket}`] : []),
       ...(i.inventory.startDate ? [`  start date   ${i.inventory.startDate}`] : []),
       ...(i.inventory.notes ? [`  notes        ${i.inventory.notes}`] : []),
-      `  extract      ${i.extract.name}: ${i.extract.description}`,
+      ...(i.bundle
+        ? [`  bundle       OneRoster 1.1 ${i.bundle.mode} zip: ${i.bundle.files.map((f) => `${f.name} ← ${f.extract.name}`).join(', ')}`]
+        : [`  extract      ${i.extract.name}: ${i.extract.description}`]),
       `  source       ${i.source.id} (${i.source.kind})`,
       `  destination  ${i.destination.id} → ${dest}`,
       `  remote path  ${i.remotePath}`,
       `  schedule     ${i.schedule.cron} in ${i.schedule.timezone}; next ${next.map((d) => formatInZone(d, i.schedule.timezone)).join(', ')}`,
       `  enabled      ${info.enabled ? 'yes' : 'no'}${state ? ` (set by ${state.changedBy} at ${state.changedAt.toISOString()}${state.reason ? `: ${state.reason}` : ''})` : ' (from config)'}`,
       `  parameters   ${Object.entries(params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') || '(all)' : String(v)}`).join('  ')}`,
-      `  fields sent  ${i.extract.columns.map((c) => `${c.name} (${c.type})`).join(', ')}`,
+      ...(i.bundle ? [] : [`  fields sent  ${i.extract.columns.map((c) => `${c.name} (${c.type})`).join(', ')}`]),
       ...(i.withheld.length ? [`  withheld     ${i.withheld.map((c) => c.name).join(', ')} (not in fields:)`] : []),
       `  safety gate  ${i.safety ? `hold when rows fall by more than ${Number((i.safety.maxRowDrop * 100).toFixed(1))}% against the last delivery` : 'off'}`,
       '  recent runs',

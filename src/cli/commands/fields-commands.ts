@@ -12,8 +12,10 @@ function fieldsOf(i: Integration) {
     vendor: i.inventory.vendor,
     purpose: i.inventory.purpose,
     extract: i.extract.name,
-    fields: i.extract.columns.map(col),
+    fields: i.bundle ? i.bundle.files.flatMap((f) => f.extract.columns.map((c) => ({ ...col(c), name: `${f.name}:${c.name}` }))) : i.extract.columns.map(col),
     withheld: i.withheld.map(col),
+    /** OneRoster bundles: the file each extract writes (fields are named "users.csv:givenName"). */
+    bundle: i.bundle ? i.bundle.files.map((f) => ({ file: f.name, extract: f.extract.name })) : null,
   };
 }
 
@@ -21,7 +23,7 @@ function describe(i: Integration, indent: string): string {
   const f = fieldsOf(i);
   const declared = f.fields.length + f.withheld.length;
   const head = [
-    `${indent}${i.id}  (${i.district.name} [${i.district.id}], extract ${i.extract.name})`,
+    `${indent}${i.id}  (${i.district.name} [${i.district.id}], ${i.bundle ? `OneRoster bundle of ${i.bundle.files.map((b) => b.extract.name).join(', ')}` : `extract ${i.extract.name}`})`,
     `${indent}  vendor    ${f.vendor}`,
     `${indent}  purpose   ${f.purpose}`,
     `${indent}  sends ${f.fields.length} of ${declared} declared field${declared === 1 ? '' : 's'}:`,

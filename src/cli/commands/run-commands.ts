@@ -1,6 +1,6 @@
 import { createSource } from '../../../connectors/index.js';
 import type { Integration } from '../../config/model.js';
-import { resolveParams } from '../../config/params.js';
+import { resolveIntegrationParams } from '../../config/params.js';
 import { FerryError } from '../../core/errors.js';
 import type { RowBatch } from '../../core/source.js';
 import { startDemoSftp } from '../../demo/bootstrap.js';
@@ -82,7 +82,7 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
   if (!Number.isSafeInteger(opts.limit) || opts.limit < 1) throw new FerryError('params', '--limit must be a positive whole number', { field: 'limit' });
   return withRuntime(opts, async (rt) => {
     const i = findIntegration(rt, id);
-    const params = resolveParams(i.id, i.extract, i.district, { ...i.params, ...overrides }, rt.clock.now(), i.schedule.timezone);
+    const params = resolveIntegrationParams(i, { ...i.params, ...overrides }, rt.clock.now(), i.schedule.timezone);
     const source = createSource(i.source, { configDir: rt.config.dir, integration: i.id });
     const controller = new AbortController();
     const stats = { rows: 0 };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createReadStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -84,4 +85,78 @@ export async function writeOneRosterZip(outPath: string, files: ReadonlyMap<stri
     sha256: hash.digest('hex'),
     files: entries.map((e) => ({ name: e.name, bytes: e.data.length, sha256: sha256(e.data), rows: e.rows })),
   };
+}
+
+/** A data file already written to disk (the run's spool), with its data row count (header excluded). */
+export interface SpooledBundleFile {
+  path: string;
+  rows: number;
+}
+
+/**
+ * Like writeOneRosterZip, but the data files are streamed from disk into the zip (yazl `addReadStream`), so a large
+ * district's users.csv is never held in memory. Each file's bytes and SHA-256 are measured as it goes into the zip.
+ */
+export async function writeOneRosterZipFromFiles(outPath: string, files: ReadonlyMap<string, SpooledBundleFile>, opts: WriteBundleOptions): Promise<BundleInfo> {
+  const present = new Set<OneRosterFileName>();
+  for (const name of files.keys()) {
+    const spec = specForFile(name);
+    if (!spec) throw new FerryError('format', `${name} is not a OneRoster 1.1 file name (manifest.csv is generated)`, { field: 'file' });
+    present.add(spec.name);
+  }
+  const manifest = Buffer.from(buildManifest(present, opts.mode, opts.source), 'utf8');
+  const infos: BundleFileInfo[] = [{ name: MANIFEST_FILE, bytes: manifest.length, sha256: sha256(manifest), rows: Math.max(0, parseCsv(manifest.toString('utf8')).records.length - 1) }];
+
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(outPath, 'wx', 0o600);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'the file already exists' : 'it cannot be created';
+    throw new FerryError('spool', `the OneRoster zip ${outPath} cannot be written: ${why}`, { cause: err });
+  }
+  const zip = new yazl.ZipFile();
+  const mtime = opts.mtime ?? new Date();
+  zip.addBuffer(manifest, MANIFEST_FILE, { mtime, mode: 0o100600 });
+  const inputs: ReadStream[] = [];
+  for (const [name, file] of files) {
+    const info: BundleFileInfo = { name, bytes: 0, sha256: '', rows: file.rows };
+    infos.push(info);
+    const h = createHash('sha256');
+    const input = createReadStream(file.path);
+    inputs.push(input);
+    const measured = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        h.update(chunk);
+        info.bytes += chunk.length;
+        done(null, chunk);
+      },
+      flush(done) {
+        info.sha256 = h.digest('hex');
+        done();
+      },
+    });
+    input.on('error', (err) => measured.destroy(err));
+    zip.addReadStream(input.pipe(measured), name, { mtime, mode: 0o100600 });
+  }
+  zip.end();
+  // yazl reports a failed input on the ZipFile, not on its output stream: end the pipeline with it.
+  (zip as unknown as NodeJS.EventEmitter).on('error', (err: Error) => (zip.outputStream as unknown as { destroy(e: Error): void }).destroy(err));
+
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(zip.outputStream, tap, handle.createWriteStream({ flush: true }));
+  } catch (err) {
+    for (const input of inputs) input.destroy();
+    await fs.rm(outPath, { force: true }).catch(() => undefined);
+    throw new FerryError('spool', `the OneRoster zip ${outPath} could not be written completely`, { cause: err });
+  }
+  return { bytes, sha256: hash.digest('hex'), files: infos };
 }

@@ -40,12 +40,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
  * It does not check the files; run validateOneRosterFiles first. Anything that stops the write is FerryError 'spool'.
  */
 export async function writeOneRosterZip(outPath: string, files: ReadonlyMap<string, string>, opts: WriteBundleOptions): Promise<BundleInfo> {
-  const present = new Set<OneRosterFileName>();
-  for (const name of files.keys()) {
-    const spec = specForFile(name);
-    if (!spec) throw new FerryError('format', `${name} is not a OneRoster 1.1 file name (manifest.csv is generated)`, { field: 'file' });
-    present.add(spec.name);
-  }
+  const present = presentFiles(files.keys());
 
   const entries: { name: string; data: Buffer; rows: number }[] = [];
   const manifest = buildManifest(present, opts.mode, opts.source);
@@ -57,32 +52,11 @@ export async function writeOneRosterZip(outPath: string, files: ReadonlyMap<stri
   for (const e of entries) zip.addBuffer(e.data, e.name, { mtime, mode: 0o100600 });
   zip.end();
 
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(outPath, 'wx', 0o600);
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'the file already exists' : 'it cannot be created';
-    throw new FerryError('spool', `the OneRoster zip ${outPath} cannot be written: ${why}`, { cause: err });
-  }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  try {
-    // The stream owns the handle: it fsyncs (flush) and closes it at the end, or closes it on error.
-    await pipeline(zip.outputStream, tap, handle.createWriteStream({ flush: true }));
-  } catch (err) {
-    await fs.rm(outPath, { force: true }).catch(() => undefined);
-    throw new FerryError('spool', `the OneRoster zip ${outPath} could not be written completely`, { cause: err });
-  }
+  const handle = await openZipOutput(outPath);
+  const { bytes, sha256: zipSha } = await finishZip(zip, handle, outPath);
   return {
     bytes,
-    sha256: hash.digest('hex'),
+    sha256: zipSha,
     files: entries.map((e) => ({ name: e.name, bytes: e.data.length, sha256: sha256(e.data), rows: e.rows })),
   };
 }
@@ -98,22 +72,11 @@ export interface SpooledBundleFile {
  * district's users.csv is never held in memory. Each file's bytes and SHA-256 are measured as it goes into the zip.
  */
 export async function writeOneRosterZipFromFiles(outPath: string, files: ReadonlyMap<string, SpooledBundleFile>, opts: WriteBundleOptions): Promise<BundleInfo> {
-  const present = new Set<OneRosterFileName>();
-  for (const name of files.keys()) {
-    const spec = specForFile(name);
-    if (!spec) throw new FerryError('format', `${name} is not a OneRoster 1.1 file name (manifest.csv is generated)`, { field: 'file' });
-    present.add(spec.name);
-  }
+  const present = presentFiles(files.keys());
   const manifest = Buffer.from(buildManifest(present, opts.mode, opts.source), 'utf8');
   const infos: BundleFileInfo[] = [{ name: MANIFEST_FILE, bytes: manifest.length, sha256: sha256(manifest), rows: Math.max(0, parseCsv(manifest.toString('utf8')).records.length - 1) }];
 
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(outPath, 'wx', 0o600);
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'the file already exists' : 'it cannot be created';
-    throw new FerryError('spool', `the OneRoster zip ${outPath} cannot be written: ${why}`, { cause: err });
-  }
+  const handle = await openZipOutput(outPath);
   const zip = new yazl.ZipFile();
   const mtime = opts.mtime ?? new Date();
   zip.addBuffer(manifest, MANIFEST_FILE, { mtime, mode: 0o100600 });
@@ -142,6 +105,34 @@ export async function writeOneRosterZipFromFiles(outPath: string, files: Readonl
   // yazl reports a failed input on the ZipFile, not on its output stream: end the pipeline with it.
   (zip as unknown as NodeJS.EventEmitter).on('error', (err: Error) => (zip.outputStream as unknown as { destroy(e: Error): void }).destroy(err));
 
+  const { bytes, sha256: zipSha } = await finishZip(zip, handle, outPath, () => {
+    for (const input of inputs) input.destroy();
+  });
+  return { bytes, sha256: zipSha, files: infos };
+}
+
+function presentFiles(names: Iterable<string>): Set<OneRosterFileName> {
+  const present = new Set<OneRosterFileName>();
+  for (const name of names) {
+    const spec = specForFile(name);
+    if (!spec) throw new FerryError('format', `${name} is not a OneRoster 1.1 file name (manifest.csv is generated)`, { field: 'file' });
+    present.add(spec.name);
+  }
+  return present;
+}
+
+/** 'wx' + 0600: never overwrite, never readable by others, even for an instant. */
+async function openZipOutput(outPath: string): Promise<fs.FileHandle> {
+  try {
+    return await fs.open(outPath, 'wx', 0o600);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'the file already exists' : 'it cannot be created';
+    throw new FerryError('spool', `the OneRoster zip ${outPath} cannot be written: ${why}`, { cause: err });
+  }
+}
+
+/** Stream the finished zip into the file, hashing it; on failure remove the partial file. */
+async function finishZip(zip: yazl.ZipFile, handle: fs.FileHandle, outPath: string, onError?: () => void): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
@@ -152,11 +143,12 @@ export async function writeOneRosterZipFromFiles(outPath: string, files: Readonl
     },
   });
   try {
+    // The stream owns the handle: it fsyncs (flush) and closes it at the end, or closes it on error.
     await pipeline(zip.outputStream, tap, handle.createWriteStream({ flush: true }));
   } catch (err) {
-    for (const input of inputs) input.destroy();
+    onError?.();
     await fs.rm(outPath, { force: true }).catch(() => undefined);
     throw new FerryError('spool', `the OneRoster zip ${outPath} could not be written completely`, { cause: err });
   }
-  return { bytes, sha256: hash.digest('hex'), files: infos };
+  return { bytes, sha256: hash.digest('hex') };
 }

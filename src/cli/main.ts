@@ -108,7 +108,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
 
   program
     .command('check-file <file>')
-    .description('check a OneRoster 1.1 zip, or one OneRoster CSV by its file name, without sending it anywhere')
+    .description('check a OneRoster 1.1 zip, one OneRoster CSV by its file name, a folder of Clever CSVs or one Clever CSV, without sending it anywhere')
     .option('--json', 'JSON output')
     .action(async (file: string, o: { json?: boolean }) => {
       code = await cmdCheckFile(file, o, io);

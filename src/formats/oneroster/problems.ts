@@ -53,13 +53,14 @@ export class ProblemList {
 }
 
 /** The first `limit` problems and the counts by kind, as plain text for a terminal or a run log. */
-export function formatValidationReport(result: ValidationResult, opts: { limit?: number } = {}): string {
+export function formatValidationReport(result: ValidationResult, opts: { limit?: number; title?: string } = {}): string {
   const limit = opts.limit ?? 20;
+  const title = opts.title ?? 'OneRoster check';
   const rows = result.files.reduce((sum, f) => sum + f.rows, 0);
   const scope = `${result.files.length} file${result.files.length === 1 ? '' : 's'}, ${rows} row${rows === 1 ? '' : 's'}`;
   const total = PROBLEM_KINDS.reduce((sum, k) => sum + result.counts[k], 0);
-  if (total === 0) return `OneRoster check: no problems (${scope})\n`;
-  let text = `OneRoster check: ${total} problem${total === 1 ? '' : 's'} (${scope})\n`;
+  if (total === 0) return `${title}: no problems (${scope})\n`;
+  let text = `${title}: ${total} problem${total === 1 ? '' : 's'} (${scope})\n`;
   for (const p of result.problems.slice(0, limit)) text += `  [${p.kind}] ${p.message}\n`;
   if (total > Math.min(limit, result.problems.length)) text += `  … ${total - Math.min(limit, result.problems.length)} more not shown\n`;
   const byKind = PROBLEM_KINDS.filter((k) => result.counts[k] > 0).map((k) => `${k} ${result.counts[k]}`);

@@ -1,15 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
-import type { z } from 'zod';
 import { FerryError } from '../core/errors.js';
-import { findPlaceholders } from '../core/named-sql.js';
 import { checkTemplate } from '../delivery/remote-path.js';
 import type { ColumnDef, ConfigProblem, District, Extract, FerryConfig, Integration, IntegrationBundle, NamedDestination, NamedSource } from './model.js';
-import { bindNamesOf, resolveIntegrationParams } from './params.js';
+import { loadExtracts } from './load-extracts.js';
+import { resolveIntegrationParams } from './params.js';
+import { displayPath, parseWith, readYaml, type AddProblem } from './yaml-file.js';
 import { specForFile } from '../formats/oneroster/spec.js';
-import { checkRequest } from '../../connectors/request-schemas.js';
-import { API_SOURCE_KINDS, type BundleInput, districtFileSchema, extractFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
+import { type BundleInput, districtFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
 
 export class ConfigError extends FerryError {
   readonly problems: readonly ConfigProblem[];
@@ -278,108 +276,4 @@ function checkRawReferences(
   check('extract', 'extract', extracts);
   check('source', 'source', sources);
   check('destination', 'destination', destinations);
-}
-
-/** Paths under the working folder are shown relative to it, others in full. */
-function displayPath(p: string): string {
-  const r = path.relative(process.cwd(), p);
-  return r === '' || r.startsWith('..') ? p : r;
-}
-
-type AddProblem = (file: string, field: string, message: string) => void;
-
-function readYaml(file: string, add: AddProblem): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    add(file, '', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}`);
-    return undefined;
-  }
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      const pos = e.linePos?.[0];
-      add(file, pos ? `line ${pos.line}, column ${pos.col}` : '', `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
-    }
-    return undefined;
-  }
-  return doc.toJS() ?? null;
-}
-
-function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: string, prefix: string, add: AddProblem): z.infer<T> | undefined {
-  const res = schema.safeParse(value);
-  if (res.success) return res.data;
-  for (const issue of res.error.issues) {
-    const field = [prefix, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))]
-      .filter((s) => s !== '')
-      .join('.')
-      .replace(/\.\[/g, '[');
-    add(file, field, issue.message);
-  }
-  return undefined;
-}
-
-function loadExtracts(extractsDir: string, add: AddProblem): Map<string, Extract> {
-  const extracts = new Map<string, Extract>();
-  if (!fs.existsSync(extractsDir)) {
-    add(extractsDir, '', 'extracts folder not found');
-    return extracts;
-  }
-  for (const kind of fs.readdirSync(extractsDir).sort()) {
-    const kindDir = path.join(extractsDir, kind);
-    if (!fs.statSync(kindDir).isDirectory()) continue;
-    for (const name of fs.readdirSync(kindDir).sort()) {
-      const dir = path.join(kindDir, name);
-      const metaFile = path.join(dir, 'extract.yaml');
-      if (!fs.statSync(dir).isDirectory() || !fs.existsSync(metaFile)) continue;
-      const raw = readYaml(metaFile, add);
-      if (raw === undefined) continue;
-      const meta = parseWith(extractFileSchema, raw ?? {}, metaFile, '', add);
-      if (!meta) continue;
-      const rel = displayPath(metaFile);
-      if (meta.source !== kind) add(metaFile, 'source', `is ${meta.source} but the extract sits under ${kind}/`);
-      if (extracts.has(meta.name)) add(metaFile, 'name', `extract ${meta.name} is already defined in ${extracts.get(meta.name)!.file}`);
-      let sql = '';
-      if (API_SOURCE_KINDS.includes(meta.source)) {
-        // API extracts describe a request instead of SQL; the connector's own schema checks it.
-        if (!meta.request) add(metaFile, 'request', `is required for ${meta.source} extracts (what to fetch and how records map to columns)`);
-        else for (const p of checkRequest(meta.source, meta.request)) add(metaFile, p.field ? `request.${p.field}` : 'request', p.message);
-      } else {
-        if (meta.request) add(metaFile, 'request', `only API extracts (${API_SOURCE_KINDS.join(', ')}) take a request block`);
-        const sqlFile = path.join(dir, 'query.sql');
-        try {
-          sql = fs.readFileSync(sqlFile, 'utf8');
-        } catch {
-          add(sqlFile, '', 'query.sql not found next to extract.yaml');
-          continue;
-        }
-        const marker = meta.source === 'schooltool' ? '@' : ':';
-        const bindable = bindNamesOf(meta);
-        for (const ph of findPlaceholders(sql, marker)) {
-          if (!bindable.has(ph)) add(sqlFile, `${marker}${ph}`, `placeholder ${marker}${ph} is neither a declared parameter nor a bind of a declared filter (${[...bindable].join(', ') || 'none'})`);
-        }
-      }
-      const seen = new Set<string>();
-      meta.columns.forEach((c, i) => {
-        if (seen.has(c.name)) add(metaFile, `columns[${i}].name`, `column ${c.name} is declared twice`);
-        seen.add(c.name);
-      });
-      extracts.set(
-        meta.name,
-        Object.freeze({
-          name: meta.name,
-          description: meta.description,
-          sourceKind: meta.source,
-          filters: Object.freeze([...meta.filters]),
-          params: Object.freeze({ ...meta.params }),
-          columns: Object.freeze(meta.columns.map((c) => Object.freeze({ ...c }))),
-          sql,
-          request: meta.request ? Object.freeze({ ...meta.request }) : undefined,
-          file: rel,
-        }),
-      );
-    }
-  }
-  return extracts;
 }

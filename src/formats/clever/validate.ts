@@ -1,5 +1,4 @@
-import { parseCsv } from '../oneroster/parse-csv.js';
-import { ProblemList, type CheckedFileSummary, type ValidationResult } from '../oneroster/problems.js';
+import { cellsOf, ProblemList, readTable, type CheckedFileSummary, type ValidationResult } from '../oneroster/problems.js';
 import { CLEVER_SPECS, cleverSpecForFile, type CleverFileName, type CleverFileSpec } from './spec.js';
 
 export { formatValidationReport, PROBLEM_KINDS } from '../oneroster/problems.js';
@@ -59,20 +58,14 @@ export function isCleverDate(v: string): boolean {
 function checkDataFile(fileName: string, spec: CleverFileSpec, text: string, problems: ProblemList): CheckedFile {
   // §5 says nothing about a BOM, so it is not reported; it is dropped so that it does not corrupt the first header.
   if (text.startsWith('\ufeff')) text = text.slice(1);
-  const parsed = parseCsv(text);
-  if (parsed.error) problems.add('csv', fileName, `${parsed.error.message}; later rows were not checked`, { row: parsed.error.row });
-  const [header = [], ...rows] = parsed.records;
+  const { header, rows } = readTable(fileName, text, problems);
   const index = checkHeader(fileName, spec, header, problems);
   const ids = new Map<string, number>();
   const add = problems.add.bind(problems);
 
   rows.forEach((row, i) => {
     const at = (column: string) => ({ row: i + 2, column });
-    const get = (column: string): string | undefined => {
-      const c = index.get(column);
-      return c === undefined ? undefined : (row[c] ?? '');
-    };
-    if (row.length !== header.length) add('csv', fileName, `has ${row.length} fields; the header has ${header.length}`, { row: i + 2 });
+    const get = cellsOf(index, row);
     for (const column of spec.required) {
       if (get(column) === '') add('required', fileName, 'a value is required', at(column));
     }

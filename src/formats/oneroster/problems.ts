@@ -1,3 +1,4 @@
+import { parseCsv } from './parse-csv.js';
 /**
  * What the OneRoster check reports. A problem names the file, row and column; its message never carries a
  * cell value (row data must not reach logs), only spec facts such as the allowed values of a vocabulary.
@@ -66,4 +67,23 @@ export function formatValidationReport(result: ValidationResult, opts: { limit?:
   const byKind = PROBLEM_KINDS.filter((k) => result.counts[k] > 0).map((k) => `${k} ${result.counts[k]}`);
   text += `by kind: ${byKind.join(', ')}\n`;
   return text;
+}
+
+/** A data file read for checking: a malformed record is reported (rows after it are not read), and so is any row whose field count differs from the header's. */
+export function readTable(fileName: string, text: string, problems: ProblemList): { header: string[]; rows: string[][] } {
+  const parsed = parseCsv(text);
+  if (parsed.error) problems.add('csv', fileName, `${parsed.error.message}; later rows were not checked`, { row: parsed.error.row });
+  const [header = [], ...rows] = parsed.records;
+  rows.forEach((row, i) => {
+    if (row.length !== header.length) problems.add('csv', fileName, `has ${row.length} fields; the header has ${header.length}`, { row: i + 2 });
+  });
+  return { header, rows };
+}
+
+/** One row's cells by column name: undefined when the file has no such column, '' when the row is short. */
+export function cellsOf(index: ReadonlyMap<string, number>, row: readonly string[]): (column: string) => string | undefined {
+  return (column) => {
+    const c = index.get(column);
+    return c === undefined ? undefined : (row[c] ?? '');
+  };
 }

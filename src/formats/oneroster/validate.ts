@@ -1,7 +1,6 @@
 import { checkManifest } from './manifest.js';
 import { readZipEntries } from './read-zip.js';
-import { parseCsv } from './parse-csv.js';
-import { ProblemList, type CheckedFileSummary, type ValidationResult } from './problems.js';
+import { cellsOf, ProblemList, readTable, type CheckedFileSummary, type ValidationResult } from './problems.js';
 import { MANIFEST_FILE, specForFile, type OneRosterFileName, type OneRosterFileSpec } from './spec.js';
 
 export { formatValidationReport, PROBLEM_KINDS } from './problems.js';
@@ -90,20 +89,14 @@ function checkDataFile(fileName: string, spec: OneRosterFileSpec, text: string, 
     problems.add('bom', fileName, 'the file starts with a byte order mark (BOM); OneRoster files must not (it corrupts the first header)', { row: 1 });
     text = text.slice(1);
   }
-  const parsed = parseCsv(text);
-  if (parsed.error) problems.add('csv', fileName, `${parsed.error.message}; later rows were not checked`, { row: parsed.error.row });
-  const [header = [], ...rows] = parsed.records;
+  const { header, rows } = readTable(fileName, text, problems);
   const index = checkHeader(fileName, spec, header, problems);
   const ids = new Map<string, number>();
   const add = problems.add.bind(problems);
 
   rows.forEach((row, i) => {
     const at = (column: string) => ({ row: i + 2, column });
-    const get = (column: string): string | undefined => {
-      const c = index.get(column);
-      return c === undefined ? undefined : (row[c] ?? '');
-    };
-    if (row.length !== header.length) add('csv', fileName, `has ${row.length} fields; the header has ${header.length}`, { row: i + 2 });
+    const get = cellsOf(index, row);
 
     for (const column of spec.required) {
       if (get(column) === '') add('required', fileName, 'a value is required', at(column));

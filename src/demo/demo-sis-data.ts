@@ -54,6 +54,31 @@ class Rng {
 }
 
 const DAY_MS = 86_400_000;
+const LAST_SCHOOL_DAY = '2027-06-24';
+const LUNCH_BALANCE_DATE = '2026-11-20';
+/** Weighted: plain absences are the most common mark. */
+const ATTENDANCE_CODES = ['A', 'A', 'A', 'A', 'AE', 'AE', 'AE', 'T', 'T', 'TE', 'D'] as const;
+/** The demo calendar's days off besides weekends (Thanksgiving, winter, mid-winter and spring breaks). */
+const BREAKS: readonly (readonly [string, string])[] = [
+  ['2026-11-25', '2026-11-27'],
+  ['2026-12-24', '2027-01-01'],
+  ['2027-01-18', '2027-01-18'],
+  ['2027-02-15', '2027-02-19'],
+  ['2027-04-19', '2027-04-23'],
+  ['2027-05-31', '2027-05-31'],
+];
+
+/** Weekdays from first to last (inclusive) that are not in a break. */
+function schoolDays(first: string, last: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(`${first}T00:00:00Z`); t <= Date.parse(`${last}T00:00:00Z`); t += DAY_MS) {
+    const day = new Date(t).toISOString().slice(0, 10);
+    const weekday = new Date(t).getUTCDay();
+    if (weekday === 0 || weekday === 6 || BREAKS.some(([a, b]) => day >= a && day <= b)) continue;
+    out.push(day);
+  }
+  return out;
+}
 const addDays = (isoDate: string, days: number): string =>
   new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
@@ -72,6 +97,8 @@ interface Family {
 }
 interface CurrentEnrollment {
   readonly studentId: string;
+  readonly studentNumber: string;
+  readonly schoolCode: string;
   readonly entry: string;
   readonly exit: string | null;
 }
@@ -111,6 +138,35 @@ class DistrictGenerator {
     // Two former teachers, kept as inactive staff rows the way an SIS keeps them.
     const secondary = d.schools.filter((s) => !s.elementary);
     for (let i = 0; i < 2; i++) this.staff(this.rng.pick(secondary).code, 'Teacher', this.rng.pick(SECONDARY_COURSES).subject, false);
+    this.lunchAndAttendance();
+  }
+
+  /**
+   * Lunch accounts and daily attendance exceptions for every current enrolment. They draw from their own generator,
+   * so adding them left every other demo row as it was.
+   */
+  private lunchAndAttendance(): void {
+    const { d } = this;
+    const rng = new Rng(d.seed ^ 0x5eed1a7e);
+    const days = schoolDays(d.firstDay, LAST_SCHOOL_DAY);
+    for (const grade of [...this.byGrade.keys()].sort((a, b) => a - b)) {
+      for (const e of this.byGrade.get(grade) ?? []) {
+        const owes = rng.chance(0.15);
+        this.add('lunch_accounts', {
+          district_id: d.id, student_id: e.studentId, account_number: `L${e.studentNumber.slice(1)}`,
+          balance_cents: owes ? -rng.int(50, 2500) : rng.int(0, 8000), balance_date: LUNCH_BALANCE_DATE, updated_at: LUNCH_BALANCE_DATE + 'T05:00:00Z',
+        });
+        const rate = rng.chance(0.1) ? 0.12 : 0.03; // about one student in ten is chronically absent
+        for (const day of days) {
+          if (day < e.entry || (e.exit !== null && day >= e.exit) || !rng.chance(rate)) continue;
+          const code = rng.pick(ATTENDANCE_CODES);
+          this.add('daily_attendance', {
+            district_id: d.id, student_id: e.studentId, attendance_date: day, school_code: e.schoolCode, code,
+            excused: code === 'AE' || code === 'TE' || code === 'D', updated_at: `${day}T15:00:00Z`,
+          });
+        }
+      }
+    }
   }
 
   private stamp(): string {
@@ -202,7 +258,7 @@ class DistrictGenerator {
       entry_date: entry, exit_date: exit, updated_at: this.stamp(),
     });
     const cohort = this.byGrade.get(grade) ?? [];
-    cohort.push({ studentId: id, entry, exit });
+    cohort.push({ studentId: id, studentNumber: `${d.letter}${pad(seq, 6)}`, schoolCode: school.code, entry, exit });
     this.byGrade.set(grade, cohort);
     family.guardians.forEach((g, i) => {
       this.add('student_guardians', {

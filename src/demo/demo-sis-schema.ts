@@ -161,7 +161,26 @@ export const DEMO_SIS_TABLES: readonly DemoTable[] = [
     foreignKeys: [inDistrict('students', 'student_id'), inDistrict('guardians', 'guardian_id')],
     indexes: [['district_id', 'guardian_id']],
   },
+  {
+    // The food-service account per student; a negative balance is money owed (calling systems remind families).
+    name: 'lunch_accounts',
+    columns: [districtId, text('student_id'), text('account_number'), int('balance_cents'), date('balance_date'), updatedAt],
+    primaryKey: ['district_id', 'student_id'],
+    foreignKeys: [inDistrict('students', 'student_id')],
+  },
+  {
+    // Daily attendance exceptions: one row per student per school day that is not "present" (the way an SIS stores
+    // daily marks). code: A absent, AE excused absence, T tardy, TE excused tardy, D early dismissal.
+    name: 'daily_attendance',
+    columns: [districtId, text('student_id'), date('attendance_date'), text('school_code'), text('code'), bool('excused'), updatedAt],
+    primaryKey: ['district_id', 'student_id', 'attendance_date'],
+    foreignKeys: [inDistrict('students', 'student_id'), inDistrict('schools', 'school_code')],
+    indexes: [['district_id', 'attendance_date']],
+  },
 ];
+
+/** Bumped whenever the tables or the generator change; an older demo SIS file is rebuilt. */
+export const DEMO_SIS_VERSION = 2;
 
 export type Dialect = 'sqlite' | 'postgres';
 

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import type { ClientBase } from 'pg';
 import { generateDemoSis, rowValues } from './demo-sis-data.js';
 import type { DemoValue } from './demo-sis-data.js';
-import { DEMO_SIS_TABLES, demoSisSchemaForPostgres, demoSisSchemaForSqlite } from './demo-sis-schema.js';
+import { DEMO_SIS_TABLES, DEMO_SIS_VERSION, demoSisSchemaForPostgres, demoSisSchemaForSqlite } from './demo-sis-schema.js';
 
 export { demoSisSchemaForPostgres, demoSisSchemaForSqlite };
 
@@ -42,7 +42,8 @@ export function ensureDemoSis(path: string): { created: boolean; students: numbe
   if (existsSync(path)) {
     const db = new Database(path, { readonly: true, fileMustExist: true });
     try {
-      return { created: false, students: countStudents(db) };
+      // A demo SIS built by an older Ferry lacks newer tables: it is rebuilt (it holds only generated data).
+      if (Number(db.prepare('PRAGMA user_version').pluck().get()) === DEMO_SIS_VERSION) return { created: false, students: countStudents(db) };
     } finally {
       db.close();
     }
@@ -69,6 +70,7 @@ export function ensureDemoSis(path: string): { created: boolean; students: numbe
           for (const row of rows.get(table.name) ?? []) insert.run(...rowValues(table, row).map(toSqlite));
         }
       })();
+      db.exec(`PRAGMA user_version = ${DEMO_SIS_VERSION}`);
       students = countStudents(db);
     } finally {
       db.close();

@@ -111,6 +111,28 @@ describe('ensureDemoSis', () => {
     expect(readFileSync(dbPath).equals(bytes)).toBe(true);
   });
 
+  it('rebuilds a demo SIS made by an older Ferry (older tables) and leaves a current one alone', () => {
+    const otherDir = mkdtempSync(join(tmpdir(), 'ferry-demo-sis-'));
+    try {
+      const oldPath = join(otherDir, 'sis.db');
+      const old = new Database(oldPath);
+      old.exec('CREATE TABLE students (student_id TEXT); PRAGMA user_version = 1');
+      old.close();
+      const rebuilt = ensureDemoSis(oldPath);
+      expect(rebuilt.created).toBe(true);
+      const fresh = new Database(oldPath, { readonly: true });
+      try {
+        expect(fresh.prepare('SELECT count(*) AS n FROM lunch_accounts').all()[0]?.n).toBe(rebuilt.students);
+        expect(Number(fresh.prepare('SELECT count(*) AS n FROM daily_attendance').all()[0]?.n)).toBeGreaterThan(1_000);
+      } finally {
+        fresh.close();
+      }
+      expect(statSync(oldPath).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+
   it('is deterministic: two builds hold identical rows', () => {
     const otherDir = mkdtempSync(join(tmpdir(), 'ferry-demo-sis-'));
     try {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as runs from './20261123_001_runs.js';
 import * as held from './20261123_002_held.js';
 import * as bundleFiles from './20261123_003_bundle_files.js';
+import * as bundleMode from './20261123_004_bundle_mode.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261123_001_runs': runs,
   '20261123_002_held': held,
   '20261123_003_bundle_files': bundleFiles,
+  '20261123_004_bundle_mode': bundleMode,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

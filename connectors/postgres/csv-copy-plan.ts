@@ -76,7 +76,7 @@ export async function planCsvCopy(
 
   const exprs: string[] = [];
   for (const c of columns) {
-    const e = cellExpression(`ferry_q.${quoteIdent(c.name)}`, c.type, byName.get(c.name)!);
+    const e = cellExpression(`ferry_q.${quoteIdent(c.name)}`, c.type, byName.get(c.name)!, format.dateFormat);
     if (e === undefined) return undefined;
     exprs.push(`COALESCE(${e}, '')`);
   }
@@ -89,7 +89,7 @@ export async function planCsvCopy(
 }
 
 /** How a column of this PostgreSQL type is written for this declared type, or undefined when only the row path can. */
-function cellExpression(col: string, declared: ColumnDef['type'], oid: number): string | undefined {
+function cellExpression(col: string, declared: ColumnDef['type'], oid: number, dateFormat: FormatOptions['dateFormat']): string | undefined {
   switch (declared) {
     case 'string':
       return TEXTLIKE.includes(oid) ? `${col}::text` : undefined;
@@ -101,6 +101,10 @@ function cellExpression(col: string, declared: ColumnDef['type'], oid: number): 
       return oid === OID.bool ? `CASE WHEN ${col} THEN current_setting('ferry.true') WHEN NOT ${col} THEN current_setting('ferry.false') END` : undefined;
     case 'date':
       // DateStyle=ISO: date text is YYYY-MM-DD; a timestamp's date part in the session zone (UTC), as the row path does.
+      if (dateFormat === 'MM/DD/YYYY') {
+        // to_char reads a timestamptz in the session zone (UTC), as the row path takes its date part.
+        return oid === OID.date || oid === OID.timestamp || oid === OID.timestamptz ? `CASE WHEN isfinite(${col}) THEN to_char(${col}, 'MM/DD/YYYY') END` : undefined;
+      }
       if (oid === OID.date) return `CASE WHEN isfinite(${col}) THEN ${col}::text END`;
       if (oid === OID.timestamp || oid === OID.timestamptz) return `CASE WHEN isfinite(${col}) THEN left(${col}::text, 10) END`;
       return undefined;

@@ -45,6 +45,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .description('run an integration now, in the foreground')
     .option('-p, --param <name=value>', 'override a parameter (repeatable)', collect, [])
     .option('--dry-run', 'write the file locally and do not deliver it')
+    .option('--bulk', 'OneRoster delta integrations: send a full bulk this time (it becomes the new baseline)')
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdRun(id, { ...g(cmd), ...o }, io);
     });
@@ -53,6 +54,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .description('print the first rows as they would be written (nothing recorded or delivered)')
     .option('-n, --limit <n>', 'rows to show', positiveInt, 10)
     .option('-p, --param <name=value>', 'override a parameter (repeatable)', collect, [])
+    .option('-f, --file <name>', 'bundles: only this file (e.g. users.csv); default every file')
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdPreview(id, { ...g(cmd), ...o }, io);
     });

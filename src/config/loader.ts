@@ -7,6 +7,7 @@ import { loadExtracts } from './load-extracts.js';
 import { resolveIntegrationParams } from './params.js';
 import { displayPath, parseWith, readYaml, type AddProblem } from './yaml-file.js';
 import { specForFile } from '../formats/oneroster/spec.js';
+import { CLEVER_FILE_NAMES, cleverSpecForFile } from '../formats/clever/spec.js';
 import { type BundleInput, districtFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
 
 export class ConfigError extends FerryError {
@@ -92,7 +93,13 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
       const destination = destinations.get(integ.destination);
       if (!source && mainOk) add(file, where('source'), `unknown source "${integ.source}" (known: ${[...sources.keys()].join(', ') || 'none'})`);
       if (!destination && mainOk) add(file, where('destination'), `unknown destination "${integ.destination}" (known: ${[...destinations.keys()].join(', ') || 'none'})`);
-      for (const p of checkTemplate(integ.remotePath)) add(file, where('remotePath'), p);
+      if (integ.bundle?.format === 'clever') {
+        // A folder: each file of the set goes into it under its Clever name.
+        if (!integ.remotePath.endsWith('/')) add(file, where('remotePath'), 'must be a folder ending in "/" for a Clever set (e.g. "/" for the account home, or "{district}/clever/")');
+        else for (const p of checkTemplate(`${integ.remotePath}students.csv`)) add(file, where('remotePath'), p);
+      } else {
+        for (const p of checkTemplate(integ.remotePath)) add(file, where('remotePath'), p);
+      }
       const kindOk = (e: Extract, field: string) => {
         if (source && e.sourceKind !== source.kind) {
           add(file, where(field), `extract ${e.name} is written for ${e.sourceKind} but source ${source.id} is ${source.kind}`);
@@ -107,8 +114,9 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
       } else if (integ.bundle !== undefined) {
         bundle = checkBundle(integ.bundle, extracts, kindOk, (field, message) => add(file, where(field), message));
         extract = bundle?.files[0]?.extract;
-        if (integ.fields !== undefined) add(file, where('fields'), 'does not apply to a bundle: each OneRoster file carries its spec columns');
-        if (rawInt && typeof rawInt === 'object' && 'format' in rawInt) add(file, where('format'), 'does not apply to a bundle: OneRoster files are always comma-separated UTF-8 without a BOM, with CRLF line ends');
+        const kind = integ.bundle.format === 'clever' ? 'Clever' : 'OneRoster';
+        if (integ.fields !== undefined) add(file, where('fields'), `does not apply to a bundle: each ${kind} file carries the columns of its extract`);
+        if (rawInt && typeof rawInt === 'object' && 'format' in rawInt) add(file, where('format'), `does not apply to a bundle: ${kind} files are always written by the ${kind} CSV rules`);
       } else if (integ.extract !== undefined) {
         extract = extracts.get(integ.extract);
         if (extract && source && extract.sourceKind !== source.kind) {
@@ -163,6 +171,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
     dir,
     dataDir,
     spoolDir: path.join(dataDir, 'spool'),
+    baselineDir: path.join(dataDir, 'baselines'),
     logDir: path.join(dataDir, 'logs'),
     extractsDir,
     store,
@@ -210,8 +219,9 @@ function narrowColumns(
 }
 
 /**
- * A `bundle:` block: every file a OneRoster 1.1 name, every extract known and of the source's kind, and its declared
- * columns exactly the spec headers of its file, in order. Undefined (with problems reported) otherwise.
+ * A `bundle:` block: every file a OneRoster 1.1 (or Clever) file name, every extract known and of the source's kind,
+ * and its declared columns those of its file: OneRoster's spec headers exactly, in order; Clever's known columns in
+ * any order, with the required ones present. Undefined (with problems reported) otherwise.
  */
 function checkBundle(
   input: BundleInput,
@@ -223,9 +233,9 @@ function checkBundle(
   const files: { name: string; extract: Extract }[] = [];
   for (const [name, extractName] of Object.entries(input.files)) {
     const field = `bundle.files.${name}`;
-    const spec = specForFile(name);
-    if (!spec) {
-      add(field, `${name} is not a OneRoster 1.1 file name (e.g. users.csv; names are case-sensitive, manifest.csv is generated)`);
+    const problem = input.format === 'clever' ? cleverFileProblem(name) : specForFile(name) ? undefined : `${name} is not a OneRoster 1.1 file name (e.g. users.csv; names are case-sensitive, manifest.csv is generated)`;
+    if (problem) {
+      add(field, problem);
       ok = false;
       continue;
     }
@@ -237,14 +247,35 @@ function checkBundle(
     }
     if (!kindOk(extract, field)) ok = false;
     const columns = extract.columns.map((c) => c.name);
-    if (columns.join(',') !== spec.headers.join(',')) {
-      add(field, `extract ${extract.name}'s columns do not match ${name}'s OneRoster headers (${spec.headers.join(',')})`);
+    const mismatch = input.format === 'clever' ? cleverColumnsProblem(name, columns) : oneRosterColumnsProblem(name, columns);
+    if (mismatch) {
+      add(field, `extract ${extract.name}'s columns ${mismatch}`);
       ok = false;
     }
     files.push({ name, extract });
   }
   if (!ok || files.length === 0) return undefined;
-  return Object.freeze({ format: input.format, mode: input.mode, files: Object.freeze(files.map((f) => Object.freeze(f))) });
+  const mode = input.format === 'oneroster' ? input.mode : 'bulk';
+  return Object.freeze({ format: input.format, mode, files: Object.freeze(files.map((f) => Object.freeze(f))) });
+}
+
+function oneRosterColumnsProblem(name: string, columns: readonly string[]): string | undefined {
+  const spec = specForFile(name)!;
+  return columns.join(',') === spec.headers.join(',') ? undefined : `do not match ${name}'s OneRoster headers (${spec.headers.join(',')})`;
+}
+
+function cleverFileProblem(name: string): string | undefined {
+  return cleverSpecForFile(name) ? undefined : `${name} is not a Clever file name (${CLEVER_FILE_NAMES.map((n) => `${n}.csv`).join(', ')}; names are case-sensitive)`;
+}
+
+function cleverColumnsProblem(name: string, columns: readonly string[]): string | undefined {
+  const spec = cleverSpecForFile(name)!;
+  const unknown = columns.filter((c) => !spec.columns.includes(c));
+  const missing = spec.required.filter((c) => !columns.includes(c));
+  const parts: string[] = [];
+  if (unknown.length) parts.push(`${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not ${name} column${unknown.length === 1 ? '' : 's'} (names are case-sensitive)`);
+  if (missing.length) parts.push(`lack the required ${missing.join(', ')}`);
+  return parts.length ? parts.join('; ') : undefined;
 }
 
 /** dataDir and extractsDir from a ferry.yaml that failed its schema, when they at least are usable. */

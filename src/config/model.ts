@@ -76,9 +76,11 @@ export interface Integration {
 }
 
 export interface IntegrationBundle {
-  readonly format: 'oneroster';
+  /** oneroster: one zip with manifest.csv; clever: each file into the remotePath folder. */
+  readonly format: 'oneroster' | 'clever';
+  /** Always bulk for Clever (every Clever file is a full snapshot). */
   readonly mode: 'bulk' | 'delta';
-  /** In the order written in config; `name` is the file name in the zip ("users.csv"). */
+  /** In the order written in config; `name` is the file name in the zip or folder ("users.csv", "students.csv"). */
   readonly files: readonly { readonly name: string; readonly extract: Extract }[];
 }
 
@@ -101,6 +103,8 @@ export interface FerryConfig {
   readonly dir: string;
   readonly dataDir: string;
   readonly spoolDir: string;
+  /** Delta integrations' last delivered OneRoster bulk (see pipeline/delta-baseline.ts). */
+  readonly baselineDir: string;
   readonly logDir: string;
   readonly extractsDir: string;
   readonly store: StoreConfig;

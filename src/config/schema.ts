@@ -184,20 +184,30 @@ export const formatSchema = z
     bom: z.boolean().default(false),
     header: z.boolean().default(true),
     booleans: z.tuple([z.string(), z.string()]).default(['true', 'false']),
+    /** How `date` columns are written. Clever's CSV wants MM/DD/YYYY; OneRoster and most vendors YYYY-MM-DD. */
+    dateFormat: z.enum(['YYYY-MM-DD', 'MM/DD/YYYY']).default('YYYY-MM-DD'),
   })
-  .default({ kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'] });
+  .default({ kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'], dateFormat: 'YYYY-MM-DD' });
 export type FormatOptions = z.infer<typeof formatSchema>;
 
 /**
- * A OneRoster 1.1 bundle: one zip built from several extracts, one per file ("users.csv": oneroster-users). Each
- * extract's columns must be the spec headers of its file, in order; the files are written by the OneRoster CSV rules
- * (comma, CRLF, UTF-8 without BOM, booleans true/false), so `format:` does not apply.
+ * A bundle: several extracts shipped as one set, one per file ("users.csv": oneroster-users).
+ * - oneroster: one OneRoster 1.1 zip; each extract's columns must be the spec headers of its file, in order, and the
+ *   files are written by the OneRoster CSV rules (comma, CRLF, UTF-8 without BOM, booleans true/false). `mode: delta`
+ *   sends what changed since the integration's last delivered bulk.
+ * - clever: Clever's CSV set, each file into the folder `remotePath` names (it ends in "/"); columns must be Clever's
+ *   (any order), dates are written MM/DD/YYYY.
+ * `format:` and `fields:` do not apply to a bundle.
  */
-export const bundleSchema = z.strictObject({
-  format: z.literal('oneroster'),
-  mode: z.enum(['bulk', 'delta']).default('bulk'),
-  files: z.record(z.string().min(1), slug).refine((f) => Object.keys(f).length > 0, { message: 'must list at least one file, e.g. users.csv: oneroster-users' }),
-});
+const bundleFiles = z.record(z.string().min(1), slug).refine((f) => Object.keys(f).length > 0, { message: 'must list at least one file, e.g. users.csv: oneroster-users' });
+export const bundleSchema = z.discriminatedUnion(
+  'format',
+  [
+    z.strictObject({ format: z.literal('oneroster'), mode: z.enum(['bulk', 'delta']).default('bulk'), files: bundleFiles }),
+    z.strictObject({ format: z.literal('clever'), files: bundleFiles }),
+  ],
+  { error: () => 'format must be oneroster or clever' },
+);
 export type BundleInput = z.infer<typeof bundleSchema>;
 
 export const integrationSchema = z.strictObject({

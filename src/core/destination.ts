@@ -19,5 +19,10 @@ export interface DeliveryReceipt {
 export interface Destination {
   readonly kind: string;
   deliver(request: DeliveryRequest): Promise<DeliveryReceipt>;
+  /**
+   * A set of files that belong together (a Clever CSV set): every file is uploaded under its temporary name and
+   * checked first, and only then are all moved into place, so a failure part-way leaves yesterday's whole set.
+   */
+  deliverAll(requests: readonly DeliveryRequest[]): Promise<DeliveryReceipt[]>;
   close?(): Promise<void>;
 }

@@ -95,51 +95,68 @@ export function createSftpDestination(config: SftpConfig, ctx: SftpDestinationCo
     return new FerryError('destination_connect', `${who} field host: cannot reach ${config.host}:${config.port} (${e.code ?? e.level ?? e.message})`, { ...base, field: field('host') });
   };
 
-  return {
-    kind: 'sftp',
-    async deliver(req: DeliveryRequest): Promise<DeliveryReceipt> {
-      const mode = parseInt(config.fileMode, 8);
-      const dir = path.posix.dirname(req.remotePath);
-      const tmp = path.posix.join(dir, `.${path.posix.basename(req.remotePath)}.ferry-${req.runId}.part`);
-      return retryWithBackoff(
-        async (attempt) => {
-          if (attempt > 1) ctx.logger?.warn('sftp delivery retry', { attempt, target });
-          const client = await connectOnce(req.signal);
-          let uploaded = false;
-          try {
+  /**
+   * One connection: each file to a temporary name in its folder (parallel fastPut), size checked and mode set; then
+   * every file moved into place with posix-rename. A failure before the moves removes the temporary files, so the
+   * folder keeps yesterday's complete set. Connection failures retry the whole set.
+   */
+  const deliverAll = async (requests: readonly DeliveryRequest[]): Promise<DeliveryReceipt[]> => {
+    const mode = parseInt(config.fileMode, 8);
+    const signal = requests[0]?.signal;
+    const tmpOf = (req: DeliveryRequest) => path.posix.join(path.posix.dirname(req.remotePath), `.${path.posix.basename(req.remotePath)}.ferry-${req.runId}.part`);
+    return retryWithBackoff(
+      async (attempt) => {
+        if (attempt > 1) ctx.logger?.warn('sftp delivery retry', { attempt, target });
+        const client = await connectOnce(signal);
+        const staged: string[] = [];
+        try {
+          for (const req of requests) {
+            const dir = path.posix.dirname(req.remotePath);
+            const tmp = tmpOf(req);
             await step(`create folder ${dir}`, () => client.mkdir(dir, true), async () => (await client.exists(dir)) === 'd');
+            staged.push(tmp);
             await step(`upload ${tmp}`, () => client.fastPut(req.localPath, tmp, { concurrency: config.concurrency, chunkSize: 32768, mode }));
-            uploaded = true;
             const st = await step(`check ${tmp}`, () => client.stat(tmp));
             if (st.size !== req.bytes) throw new FerryError('upload', `${who}: the uploaded file has ${st.size} bytes, expected ${req.bytes}`, { integration: ctx.integration, field: 'remotePath' });
             await step(`set mode on ${tmp}`, () => client.chmod(tmp, mode));
-            await step(`move ${tmp} into place at ${req.remotePath}`, () => client.posixRename(tmp, req.remotePath));
-            uploaded = false;
-            return { remotePath: req.remotePath, bytes: req.bytes, target };
-          } finally {
-            if (uploaded) await client.delete(tmp, true).catch(() => undefined);
-            await client.end().catch(() => undefined);
           }
-        },
-        { retries: config.retries, signal: req.signal, sleep: ctx.sleep },
-      );
-
-      async function step<T>(what: string, fn: () => Promise<T>, alreadyDone?: () => Promise<boolean>): Promise<T> {
-        try {
-          return await fn();
-        } catch (err) {
-          if (err instanceof FerryError) throw err;
-          if (alreadyDone && (await alreadyDone().catch(() => false))) return undefined as T;
-          req.signal?.throwIfAborted();
-          const e = err as Error & { code?: number | string };
-          const denied = e.code === 3 || /permission denied/i.test(e.message);
-          throw new FerryError(denied ? 'destination_auth' : 'upload', `${who}: cannot ${what} on ${target}: ${denied ? 'permission denied' : e.message.replace(/^\w+: /, '')}`, {
-            integration: ctx.integration,
-            field: 'remotePath',
-            cause: err,
-          });
+          for (const req of requests) {
+            const tmp = tmpOf(req);
+            await step(`move ${tmp} into place at ${req.remotePath}`, () => client.posixRename(tmp, req.remotePath));
+            staged.splice(staged.indexOf(tmp), 1);
+          }
+          return requests.map((req) => ({ remotePath: req.remotePath, bytes: req.bytes, target }));
+        } finally {
+          for (const tmp of staged) await client.delete(tmp, true).catch(() => undefined);
+          await client.end().catch(() => undefined);
         }
+      },
+      { retries: config.retries, signal, sleep: ctx.sleep },
+    );
+
+    async function step<T>(what: string, fn: () => Promise<T>, alreadyDone?: () => Promise<boolean>): Promise<T> {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof FerryError) throw err;
+        if (alreadyDone && (await alreadyDone().catch(() => false))) return undefined as T;
+        signal?.throwIfAborted();
+        const e = err as Error & { code?: number | string };
+        const denied = e.code === 3 || /permission denied/i.test(e.message);
+        throw new FerryError(denied ? 'destination_auth' : 'upload', `${who}: cannot ${what} on ${target}: ${denied ? 'permission denied' : e.message.replace(/^\w+: /, '')}`, {
+          integration: ctx.integration,
+          field: 'remotePath',
+          cause: err,
+        });
       }
+    }
+  };
+
+  return {
+    kind: 'sftp',
+    deliverAll,
+    async deliver(req: DeliveryRequest): Promise<DeliveryReceipt> {
+      return (await deliverAll([req]))[0]!;
     },
   };
 }

@@ -162,12 +162,18 @@ function converterFor(type: ColumnType, format: FormatOptions): Convert {
         }
         return undefined;
       };
-    case 'date':
-      return (v) => {
+    case 'date': {
+      const iso = (v: unknown): string | undefined => {
         if (typeof v === 'string') return DATE_PREFIX.exec(v)?.[1];
         if (v instanceof Date) return dateOfMidnight(v);
         return undefined;
       };
+      if (format.dateFormat !== 'MM/DD/YYYY') return iso;
+      return (v) => {
+        const d = iso(v);
+        return d === undefined ? undefined : `${d.slice(5, 7)}/${d.slice(8, 10)}/${d.slice(0, 4)}`;
+      };
+    }
     case 'timestamp':
       return (v) => {
         if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v.toISOString();

@@ -10,10 +10,10 @@ import { FerryError, toFerryError } from '../core/errors.js';
 import type { BoundQuery, Source } from '../core/source.js';
 import type { Integration } from '../config/model.js';
 import type { ResolvedParams } from '../config/params.js';
-import { renderRemotePath } from '../delivery/remote-path.js';
 import { csvPrefix, encodeCsv, lfToCrlfOutsideQuotes } from '../formats/csv.js';
 import type { BundleFileInfo } from '../formats/oneroster/bundle.js';
 import { executeBundleRun } from './execute-bundle.js';
+import { renderRunPath } from './run-paths.js';
 import { checkRowDrop, type HoldDecision, type PreviousDelivery } from './safety-gate.js';
 
 /** Everything one stage of a run may use; nothing reads globals or process.env after start-up. */
@@ -34,6 +34,10 @@ export interface ExecuteOptions {
   openSource: () => Source;
   openDestination: () => Destination;
   onProgress?: ((rows: number) => void) | undefined;
+  /** Where delta integrations keep their last delivered bulk (dataDir/baselines). */
+  baselineDir: string;
+  /** A delta integration sends a bulk (and makes it the new baseline) instead of a delta: `ferry run --bulk`. */
+  forceBulk?: boolean | undefined;
   /** The last delivered run, for the roster safety gate; null when there is none (or the gate is off). */
   previousDelivery?: PreviousDelivery | null | undefined;
 }
@@ -46,8 +50,10 @@ export interface RunResult {
   target: string | null;
   /** The spool file, when it was kept (dry run, held delivery or spool.keep). */
   spoolPath: string | null;
-  /** Bundles: each file in the zip (manifest.csv first) with its bytes, SHA-256 and data rows. */
+  /** Bundles: each file in the zip (manifest.csv first) or in the Clever set, with its bytes, SHA-256 and data rows. */
   files?: BundleFileInfo[];
+  /** OneRoster bundles: whether this run's zip is a bulk or a delta. */
+  bundleMode?: 'bulk' | 'delta';
   /** Set when the safety gate held the delivery: nothing was sent and the spool file is kept for `ferry release`. */
   held?: HoldDecision;
 }
@@ -56,16 +62,10 @@ export interface RunResult {
 export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise<RunResult> {
   const { integration, logger, signal } = ctx;
   const at = ctx.scheduledFor ?? ctx.clock.now();
+  if (integration.bundle) return executeBundleRun(ctx, opts, at);
   const dest = integration.destination;
   // Render first: a path that escapes the base folder fails before any student data is read.
-  const remotePath = renderRemotePath(
-    integration.remotePath,
-    dest.basePath,
-    { district: integration.district.id, integration: integration.id, extract: integration.extract.name, runId: String(ctx.runId), at, timezone: integration.schedule.timezone },
-    integration.id,
-  );
-
-  if (integration.bundle) return executeBundleRun(ctx, opts, remotePath);
+  const remotePath = renderRunPath(integration, ctx.runId, at);
 
   await fsp.mkdir(opts.spoolDir, { recursive: true, mode: 0o700 });
   const ext = integration.format.delimiter === '\t' ? 'tsv' : 'csv';

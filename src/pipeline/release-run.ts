@@ -1,13 +1,14 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+import path from 'node:path';
 import type { Logger } from 'winston';
 import type { Clock } from '../core/clock.js';
 import type { Destination } from '../core/destination.js';
 import { FerryError, toFerryError } from '../core/errors.js';
 import type { FerryConfig, Integration } from '../config/model.js';
-import { renderRemotePath } from '../delivery/remote-path.js';
+import { sha256OfFile } from './delta-baseline.js';
+import { describeSetFiles, keepBaseline, setSha256 } from './execute-bundle.js';
+import { renderRunPath } from './run-paths.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import type { RunRecord, RunStore } from '../store/run-store.js';
 
@@ -44,9 +45,11 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
       field: 'spool',
     });
   }
-  const hash = crypto.createHash('sha256');
-  await pipeline(fs.createReadStream(file), hash);
-  if (hash.digest('hex') !== run.sha256) {
+  // A Clever set is kept as a folder of files; its recorded hash is that of the files' listing (see setSha256).
+  const isSet = (await fsp.stat(file)).isDirectory();
+  const setFiles = isSet ? await describeSetFiles(file, new Map((run.files ?? []).map((f) => [f.name, { rows: f.rows }]))).catch(() => null) : null;
+  const actual = isSet ? (setFiles ? setSha256(setFiles) : null) : await sha256OfFile(file);
+  if (actual !== run.sha256) {
     throw new FerryError('spool', `integration ${integration.id}: the held file of run ${runId} (${file}) changed after it was written; it was not delivered`, { integration: integration.id, field: 'spool' });
   }
 
@@ -55,20 +58,31 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
   const logger = deps.logger.child({ integration: integration.id, district: integration.district.id, runId });
   try {
     const dest = integration.destination;
-    const remotePath = renderRemotePath(
-      integration.remotePath,
-      dest.basePath,
-      { district: integration.district.id, integration: integration.id, extract: integration.extract.name, runId: String(runId), at: run.scheduledFor ?? run.createdAt, timezone: integration.schedule.timezone },
-      integration.id,
-    );
-    logger.info('held delivery released', { by, heldReason: run.holdReason, destination: dest.id, remotePath });
+    const at = run.scheduledFor ?? run.createdAt;
     const destination = deps.openDestination(integration, logger);
-    const { size } = await fsp.stat(file);
-    const receipt = await destination.deliver({ localPath: file, remotePath, bytes: size, runId, ...(signal ? { signal } : {}) });
+    let receipt: { remotePath: string; target: string };
+    let bytes: number;
+    if (setFiles) {
+      const requests = setFiles.map((f) => ({ localPath: path.join(file, f.name), remotePath: renderRunPath(integration, runId, at, f.name), bytes: f.bytes, runId, ...(signal ? { signal } : {}) }));
+      const folder = path.posix.dirname(requests[0]!.remotePath) + '/';
+      logger.info('held delivery released', { by, heldReason: run.holdReason, destination: dest.id, remotePath: folder, files: requests.length });
+      const receipts = await destination.deliverAll(requests);
+      receipt = { remotePath: folder, target: receipts[0]!.target };
+      bytes = setFiles.reduce((n, f) => n + f.bytes, 0);
+    } else {
+      const remotePath = renderRunPath(integration, runId, at);
+      logger.info('held delivery released', { by, heldReason: run.holdReason, destination: dest.id, remotePath });
+      bytes = (await fsp.stat(file)).size;
+      receipt = await destination.deliver({ localPath: file, remotePath, bytes, runId, ...(signal ? { signal } : {}) });
+    }
     await destination.close?.();
     const record = await store.completeRelease(runId, { remotePath: receipt.remotePath, target: receipt.target });
-    logger.info('held delivery delivered', { by, remotePath: receipt.remotePath, target: receipt.target, rows: run.rows, bytes: size });
-    await fsp.rm(file, { force: true });
+    logger.info('held delivery delivered', { by, remotePath: receipt.remotePath, target: receipt.target, rows: run.rows, bytes });
+    // A held bulk of a delta integration becomes its baseline once it is out, as if it had gone out at once.
+    if (integration.bundle?.format === 'oneroster' && integration.bundle.mode === 'delta' && run.bundleMode === 'bulk') {
+      await keepBaseline({ integration, logger, runId, clock: deps.clock }, deps.config.baselineDir, file, run.sha256!);
+    }
+    await fsp.rm(file, { recursive: true, force: true });
     await store.appendLogs(runId, deps.collector.take(runId));
     return record;
   } catch (err) {

@@ -21,6 +21,8 @@ export interface RunRequest {
   /** Parameter overrides on top of the integration's own (e.g. `ferry run --param grades=K-5`). */
   overrides?: Readonly<Record<string, unknown>>;
   dryRun?: boolean;
+  /** A OneRoster delta integration sends a bulk (its new baseline) this time: `ferry run --bulk`. */
+  forceBulk?: boolean;
   signal?: AbortSignal;
   onProgress?: (rows: number) => void;
 }
@@ -118,6 +120,8 @@ export function createRunner(deps: RunnerDeps): Runner {
             { runId, integration, scheduledFor, logger, signal, clock, params: params! },
             {
               spoolDir: config.spoolDir,
+              baselineDir: config.baselineDir,
+              forceBulk: req.forceBulk,
               keepSpool: config.keepSpool,
               dryRun: req.dryRun,
               openSource: () => openSource(integration),
@@ -152,6 +156,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           spoolPath: result!.spoolPath,
           holdReason: h.reason,
           files: result!.files ?? null,
+          bundleMode: result!.bundleMode ?? null,
         });
       } else {
         logger.info('run succeeded', { rows: result!.rows, bytes: result!.bytes, sha256: result!.sha256, remotePath: result!.remotePath, target: result!.target });
@@ -164,6 +169,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           remotePath: result!.remotePath,
           target: result!.target,
           files: result!.files ?? null,
+          bundleMode: result!.bundleMode ?? null,
         });
       }
       return { run: record, spoolPath: result?.spoolPath ?? null, ...(failure ? { error: failure } : {}) };

@@ -34,6 +34,8 @@ export interface RunRecord {
   releasedAt: Date | null;
   /** OneRoster bundles: each file in the zip (manifest.csv first); null for a single-file run. */
   files: RunFileInfo[] | null;
+  /** OneRoster bundles: 'bulk' or 'delta'; null otherwise. */
+  bundleMode: 'bulk' | 'delta' | null;
 }
 
 export interface RunFileInfo {
@@ -75,6 +77,7 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     holdReason: (r.hold_reason as string | null) ?? null,
     releasedBy: (r.released_by as string | null) ?? null,
     releasedAt: date(r.released_at),
+    bundleMode: r.bundle_mode === 'bulk' || r.bundle_mode === 'delta' ? r.bundle_mode : null,
     files: r.files_json === null || r.files_json === undefined ? null : (JSON.parse(String(r.files_json)) as RunFileInfo[]),
   };
 }

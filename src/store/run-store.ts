@@ -46,6 +46,7 @@ export interface RunOutcome {
   holdReason?: string | null;
   /** OneRoster bundles: each file in the zip. */
   files?: readonly RunFileInfo[] | null;
+  bundleMode?: 'bulk' | 'delta' | null;
 }
 
 export interface LogEntry {
@@ -202,6 +203,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           spool_path: o.spoolPath ?? null,
           hold_reason: o.holdReason ?? null,
           files_json: o.files ? JSON.stringify(o.files) : null,
+          bundle_mode: o.bundleMode ?? null,
         });
       return (await getRun(runId))!;
     },

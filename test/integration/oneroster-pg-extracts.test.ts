@@ -25,7 +25,7 @@ const EXTRACTS = [
 ] as const;
 
 const EXTRACTS_DIR = join(import.meta.dirname, '..', '..', 'extracts');
-const FORMAT: FormatOptions = { kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'] };
+const FORMAT: FormatOptions = { kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'], dateFormat: 'YYYY-MM-DD' };
 /** The required districtId and the schoolYear standard filter, the only binds these extracts take. */
 const BINDS: Record<string, BindValue> = { districtId: 'hilltop-csd', schoolYear: 2027 };
 

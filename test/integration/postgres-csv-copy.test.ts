@@ -153,6 +153,7 @@ ORDER BY id;
     ['TSV', { delimiter: '\t', lineEnding: 'lf' }],
     ['semicolons, no header', { delimiter: ';', header: false }],
     ['pipes', { delimiter: '|' }],
+    ['Clever dates (MM/DD/YYYY)', { dateFormat: 'MM/DD/YYYY' }],
   ];
   for (const [name, format] of variants) {
     it(name, async () => {
@@ -164,6 +165,7 @@ ORDER BY id;
       expect(fast.rows).toBe(slow.rows);
       expect(fast.rows).toBeGreaterThan(200);
       expect(fast.bytes.toString('utf8')).toBe(slow.bytes.toString('utf8'));
+      if (format['dateFormat'] === 'MM/DD/YYYY') expect(fast.bytes.toString('utf8')).toMatch(/,\d\d\/\d\d\/\d{4},/);
     });
   }
 

@@ -147,6 +147,15 @@ describe('encodeCsv', () => {
     expect(text).toBe('2026-03-04\n2026-03-04\n2026-03-04\n');
   });
 
+  it('writes dates as MM/DD/YYYY when the format asks (Clever), from text and from a driver Date alike', async () => {
+    const text = await encode(
+      [col('d', 'date'), col('n', 'string')],
+      { header: false, lineEnding: 'lf', dateFormat: 'MM/DD/YYYY' },
+      { columns: ['d', 'n'], rows: [['2026-03-04', 'a'], [new Date(Date.UTC(2019, 11, 31)), 'b'], [null, 'c']] },
+    );
+    expect(text).toBe('03/04/2026,a\n12/31/2019,b\n,c\n');
+  });
+
   it.each<[string, CellValue]>([
     ['text that is not a date', 'abc'],
     ['epoch milliseconds', Date.UTC(2026, 2, 4)],

@@ -26,7 +26,7 @@ const EXTRACTS: readonly (readonly [dir: string, file: OneRosterFileName])[] = [
 ];
 
 const SQLITE_DIR = join(import.meta.dirname, '..', '..', 'extracts', 'sqlite');
-const FORMAT: FormatOptions = { kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'] };
+const FORMAT: FormatOptions = { kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'], dateFormat: 'YYYY-MM-DD' };
 /** Values as the SQLite connector receives them for the standard filters and the required districtId. */
 const BINDS: Record<string, BindValue> = { districtId: 'hilltop-csd', schoolYear: 2027 };
 

@@ -6,6 +6,7 @@ import type { RowBatch } from '../../core/source.js';
 import { startDemoSftp } from '../../demo/bootstrap.js';
 import type { EmbeddedSftpServer } from '../../demo/sftp-server.js';
 import { encodeCsv } from '../../formats/csv.js';
+import { CLEVER_CSV, ONEROSTER_CSV } from '../../pipeline/execute-bundle.js';
 import { queryOf, withheldNames } from '../../pipeline/execute-run.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { currentUser, findIntegration, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
@@ -14,6 +15,7 @@ import { formatBytes } from '../output.js';
 export interface RunCommandOptions extends GlobalOptions {
   param: string[];
   dryRun?: boolean;
+  bulk?: boolean;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
         requestedBy: currentUser(),
         overrides,
         dryRun: opts.dryRun ?? false,
+        forceBulk: opts.bulk ?? false,
         signal: controller.signal,
         ...(progress ? { onProgress: progress } : {}),
       });
@@ -43,7 +46,8 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
       const r = report.run;
       if (r.status === 'succeeded') {
         const where = report.spoolPath ? `written to ${report.spoolPath} (dry run: not delivered)` : `delivered to ${r.target}${r.remotePath}`;
-        io.out(`run ${r.id} succeeded: ${r.rows} rows, ${r.bytes} bytes (${formatBytes(r.bytes)}), sha256 ${r.sha256}, ${where}\n`);
+        const what = r.bundleMode ? `a OneRoster ${r.bundleMode}, ` : r.files && !r.bundleMode ? `${r.files.length} files, ` : '';
+        io.out(`run ${r.id} succeeded: ${what}${r.rows} rows, ${r.bytes} bytes (${formatBytes(r.bytes)}), sha256 ${r.sha256}, ${where}\n`);
         return 0;
       }
       if (r.status === 'held') {
@@ -77,24 +81,40 @@ export async function startDemoSftpIfNeeded(rt: Runtime, integration: Integratio
 }
 
 /** `ferry preview <id> [--limit N]`: the first rows exactly as they would be written, without recording a run or delivering. */
-export async function cmdPreview(id: string, opts: GlobalOptions & { param: string[]; limit: number }, io: Io): Promise<number> {
+export async function cmdPreview(id: string, opts: GlobalOptions & { param: string[]; limit: number; file?: string }, io: Io): Promise<number> {
   const overrides = parseParamPairs(opts.param);
   if (!Number.isSafeInteger(opts.limit) || opts.limit < 1) throw new FerryError('params', '--limit must be a positive whole number', { field: 'limit' });
   return withRuntime(opts, async (rt) => {
     const i = findIntegration(rt, id);
     const params = resolveIntegrationParams(i, { ...i.params, ...overrides }, rt.clock.now(), i.schedule.timezone);
+    // A bundle previews each of its files (or the one asked for), written by its format's rules; a single extract its one file.
+    const parts = i.bundle
+      ? i.bundle.files
+          .filter((f) => opts.file === undefined || f.name === opts.file)
+          .map((f) => ({ label: `${f.name} (extract ${f.extract.name})`, query: queryOf({ ...i, extract: f.extract }, params.members?.get(f.extract.name) ?? params), columns: f.extract.columns, format: i.bundle!.format === 'clever' ? CLEVER_CSV : ONEROSTER_CSV, withheld: [] as string[] }))
+      : [{ label: '', query: queryOf(i, params), columns: i.extract.columns, format: i.format, withheld: withheldNames(i) }];
+    if (opts.file !== undefined && (!i.bundle || parts.length === 0)) {
+      const names = i.bundle ? i.bundle.files.map((f) => f.name).join(', ') : 'none: it is not a bundle';
+      throw new FerryError('params', `integration ${i.id} has no file ${opts.file} (files: ${names})`, { integration: i.id, field: 'file' });
+    }
     const source = createSource(i.source, { configDir: rt.config.dir, integration: i.id });
     const controller = new AbortController();
-    const stats = { rows: 0 };
+    let shown = 0;
     try {
-      const limited = limitRows(source.stream(queryOf(i, params), { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit);
-      for await (const chunk of encodeCsv(limited, i.extract.columns, { ...i.format, bom: false, lineEnding: 'lf' }, i.id, stats, withheldNames(i))) io.out(chunk);
+      for (const [n, part] of parts.entries()) {
+        if (part.label) io.out(`${n > 0 ? '\n' : ''}==> ${part.label} <==\n`);
+        const stats = { rows: 0 };
+        const limited = limitRows(source.stream(part.query, { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit);
+        for await (const chunk of encodeCsv(limited, part.columns, { ...part.format, bom: false, lineEnding: 'lf' }, i.id, stats, part.withheld)) io.out(chunk);
+        shown += stats.rows;
+      }
     } finally {
       controller.abort();
       await source.close();
     }
-    rt.logger.info('preview shown', { integration: i.id, rows: stats.rows, by: currentUser() });
-    io.err(`(${stats.rows} row${stats.rows === 1 ? '' : 's'} shown; nothing recorded or delivered)\n`);
+    rt.logger.info('preview shown', { integration: i.id, rows: shown, files: parts.length, by: currentUser() });
+    const perFile = parts.length > 1 ? ` from ${parts.length} files, up to ${opts.limit} each` : '';
+    io.err(`(${shown} row${shown === 1 ? '' : 's'} shown${perFile}; nothing recorded or delivered)\n`);
     return 0;
   });
 }

@@ -187,8 +187,15 @@ async function finishOneRoster(
   texts.clear();
   logger.info('bundle checked', { files: files.size, mode });
 
+  let info;
+  try {
+    info = await writeOneRosterZipFromFiles(zipSpool, files, { mode });
+  } catch (err) {
+    // The writer removes a partial zip itself; a zip it could not create is not ours to remove.
+    const e = toFerryError(err);
+    throw new FerryError(e.kind, `integration ${integration.id}: ${e.message}; nothing was delivered`, { integration: integration.id, field: 'dataDir', cause: err });
+  }
   state.zipStarted = true;
-  const info = await writeOneRosterZipFromFiles(zipSpool, files, { mode });
   logger.info('bundle written', { rows, bytes: info.bytes, files: info.files.length, mode });
   const base = { rows, bytes: info.bytes, sha256: info.sha256, files: info.files, bundleMode: mode };
 

@@ -140,7 +140,7 @@ ORDER BY id;
     const params = resolveParams(integration.id, integration.extract, integration.district, integration.params, new Date('2026-11-23T12:00:00Z'), 'UTC');
     const result = await executeRun(
       { runId: ++runId, integration, scheduledFor: null, logger, signal: new AbortController().signal, clock: systemClock, params },
-      { spoolDir, keepSpool: false, dryRun: true, openSource: open, openDestination: () => { throw new Error('dry run'); } },
+      { spoolDir, baselineDir: path.join(spoolDir, '..', 'baselines'), keepSpool: false, dryRun: true, openSource: open, openDestination: () => { throw new Error('dry run'); } },
     );
     const bytes = fs.readFileSync(result.spoolPath!);
     fs.rmSync(result.spoolPath!);

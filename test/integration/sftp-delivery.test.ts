@@ -81,6 +81,25 @@ describe.skipIf(!ok)('SFTP delivery to a real OpenSSH sshd', () => {
     return { localPath, bytes: content.length };
   };
 
+  it('delivers a set together: every file staged first, so one that cannot be written leaves the whole old set', async () => {
+    const dest = await destination();
+    const folder = `${server.homeDir}/riverbend/clever`;
+    const names = ['schools.csv', 'students.csv', 'enrollments.csv'];
+    const set = async (day: string) => Promise.all(names.map(async (n) => ({ ...(await spool(Buffer.from(`${n} of ${day}\r\n`))), remotePath: `${folder}/${n}` })));
+    const monday = await set('monday');
+    const receipts = await dest.deliverAll(monday.map((f) => ({ ...f, runId: ++runId })));
+    expect(receipts.map((r) => r.remotePath)).toEqual(names.map((n) => `${folder}/${n}`));
+
+    // Tuesday's last file is short of the bytes it should have: the check fails after two files are already staged.
+    const tuesday = await set('tuesday');
+    tuesday[2] = { ...tuesday[2]!, bytes: tuesday[2]!.bytes + 1 };
+    const err = await failureOf(dest.deliverAll(tuesday.map((f) => ({ ...f, runId: ++runId }))));
+    expect(err.kind).toBe('upload');
+    for (const n of names) expect(await readFile(join(folder, n), 'utf8')).toBe(`${n} of monday\r\n`);
+    expect(await listFiles(folder)).toEqual([...names].sort());
+    for (const n of names) expect((await stat(join(folder, n))).mode & 0o777).toBe(0o600);
+  });
+
   it('delivers byte for byte into new nested folders, mode 0600, with key auth and the pinned host key', async () => {
     // Several upload chunks, CRLF, non-ASCII and a NUL byte: any re-encoding would show.
     const content = Buffer.concat([Buffer.from('id,name\r\n1,Zoë Testström\r\n\0'), randomBytes(200_000)]);

@@ -14,6 +14,7 @@ import { DEMO_SIS_TABLES } from '../../src/demo/demo-sis-schema.js';
 interface Statement {
   all(params?: Record<string, unknown>): Record<string, unknown>[];
   columns(): { name: string }[];
+  run(): unknown;
 }
 interface Db {
   prepare(sql: string): Statement;
@@ -116,7 +117,8 @@ describe('ensureDemoSis', () => {
     try {
       const oldPath = join(otherDir, 'sis.db');
       const old = new Database(oldPath);
-      old.exec('CREATE TABLE students (student_id TEXT); PRAGMA user_version = 1');
+      old.prepare('CREATE TABLE students (student_id TEXT)').run();
+      old.prepare('PRAGMA user_version = 1').run();
       old.close();
       const rebuilt = ensureDemoSis(oldPath);
       expect(rebuilt.created).toBe(true);

@@ -130,14 +130,14 @@ describe('a valid config folder', () => {
       'hilltop-oneroster',
       'hilltop-parentsquare-contacts',
       'riverbend-classlink-staff',
-      'riverbend-clever-students',
+      'riverbend-clever',
     ]);
     expect(Object.isFrozen(config)).toBe(true);
     const integ = config.integrations.get('hilltop-clever-students')!;
     for (const part of [integ, integ.params, integ.schedule, integ.format, integ.inventory, integ.district, integ.extract, integ.extract.columns, integ.source, integ.destination]) {
       expect(Object.isFrozen(part)).toBe(true);
     }
-    expect(config.integrations.get('riverbend-clever-students')?.enabled).toBe(false);
+    expect(config.integrations.get('riverbend-clever')?.enabled).toBe(false);
     const oneroster = config.integrations.get('hilltop-oneroster')!;
     expect(oneroster.extract.name).toBe('oneroster-orgs');
     expect(oneroster.bundle?.files.map((f) => f.name)).toEqual(['orgs.csv', 'academicSessions.csv', 'courses.csv', 'classes.csv', 'users.csv', 'enrollments.csv', 'demographics.csv']);

@@ -113,7 +113,9 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       ...(i.inventory.startDate ? [`  start date   ${i.inventory.startDate}`] : []),
       ...(i.inventory.notes ? [`  notes        ${i.inventory.notes}`] : []),
       ...(i.bundle
-        ? [`  bundle       OneRoster 1.1 ${i.bundle.mode} zip: ${i.bundle.files.map((f) => `${f.name} ← ${f.extract.name}`).join(', ')}`]
+        ? [
+            `  bundle       ${i.bundle.format === 'clever' ? 'Clever CSV set, each file into the remote folder' : i.bundle.mode === 'delta' ? 'OneRoster 1.1 delta zip (changes since the last delivered bulk)' : 'OneRoster 1.1 bulk zip'}: ${i.bundle.files.map((f) => `${f.name} ← ${f.extract.name}`).join(', ')}`,
+          ]
         : [`  extract      ${i.extract.name}: ${i.extract.description}`]),
       `  source       ${i.source.id} (${i.source.kind})`,
       `  destination  ${i.destination.id} → ${dest}`,

@@ -1,6 +1,7 @@
 import { FerryError } from '../../core/errors.js';
 import { withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes, formatDuration, runToJson, table } from '../output.js';
+import type { RunRecord } from '../../store/run-record.js';
 
 /** `ferry history [<id>] [--limit N] [--json]` */
 export async function cmdHistory(id: string | undefined, opts: GlobalOptions & { json?: boolean; limit: number }, io: Io): Promise<number> {
@@ -28,7 +29,7 @@ export async function cmdHistory(id: string | undefined, opts: GlobalOptions & {
           r.rows,
           r.bytes === null ? '' : `${r.bytes} (${formatBytes(r.bytes)})`,
           r.sha256,
-          r.status === 'succeeded' ? `${r.remotePath ?? '(not delivered)'}${r.releasedBy ? ` (released by ${r.releasedBy})` : ''}` : r.status === 'held' ? r.holdReason : r.error,
+          r.status === 'succeeded' ? `${r.remotePath ?? '(not delivered)'}${bundleNote(r)}${r.releasedBy ? ` (released by ${r.releasedBy})` : ''}` : r.status === 'held' ? r.holdReason : r.error,
         ]),
       ),
     );
@@ -59,4 +60,10 @@ export async function cmdLogs(runIdText: string, opts: GlobalOptions & { json?: 
     }
     return 0;
   });
+}
+
+/** " (OneRoster delta)" / " (6 files)" after a bundle run's remote path; nothing for a single file. */
+function bundleNote(r: RunRecord): string {
+  if (r.bundleMode) return ` (OneRoster ${r.bundleMode})`;
+  return r.files ? ` (${r.files.length} files)` : '';
 }

@@ -98,6 +98,23 @@ describe('OneRoster bundle integration (spawned CLI, demo config)', () => {
     expect(fs.readdirSync(path.join(cfg.dataDir, 'spool'))).toEqual([]);
   });
 
+  it('previews every file of a bundle (or the one asked for) without recording a run; --bulk is refused on a bulk integration', async () => {
+    const all = await ferry(['preview', 'hilltop-oneroster', '-n', '2', ...c()]);
+    expect(all.code, all.stderr).toBe(0);
+    const headers = [...all.stdout.matchAll(/^==> (\S+) \(extract (\S+)\) <==$/gm)].map((m) => [m[1], m[2]]);
+    expect(headers).toEqual(Object.entries(FILES));
+    expect(all.stdout).toContain(USERS_HEADERS.join(','));
+    expect(all.stderr).toContain('from 7 files, up to 2 each');
+    const one = await ferry(['preview', 'hilltop-oneroster', '--file', 'users.csv', '-n', '3', ...c()]);
+    expect(one.stdout.trim().split('\n')).toHaveLength(1 + 1 + 3);
+    const none = await ferry(['preview', 'hilltop-oneroster', '--file', 'Users.csv', ...c()]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('integration hilltop-oneroster has no file Users.csv (files: orgs.csv, academicSessions.csv');
+    const bulk = await ferry(['run', 'hilltop-oneroster', '--bulk', ...c()]);
+    expect(bulk.code).toBe(2);
+    expect(bulk.stderr).toContain('--bulk applies only to those');
+  });
+
   it('fails a bundle whose users.csv does not pass the OneRoster check, delivering nothing and echoing no student data', async () => {
     const r = await ferry(['run', 'bad-oneroster', ...c()]);
     expect(r.code).toBe(1);

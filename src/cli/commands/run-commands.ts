@@ -26,6 +26,9 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
   const overrides = parseParamPairs(opts.param);
   return withRuntime(opts, async (rt) => {
     const integration = findIntegration(rt, id);
+    if (opts.bulk && integration.bundle?.mode !== 'delta') {
+      throw new FerryError('params', `integration ${id} is not a OneRoster delta integration; --bulk applies only to those (bundle mode: delta)`, { integration: id, field: 'bulk' });
+    }
     const demo = await startDemoSftpIfNeeded(rt, integration);
     const controller = new AbortController();
     const onSignal = () => controller.abort(new Error('stopped from the keyboard'));

@@ -1,12 +1,13 @@
 import type { ApiSourceOptions } from '../http/api-source-options.js';
 import { FerryError } from '../../src/core/errors.js';
-import type { BindValue, BoundQuery, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
+import type { BindValue, BoundQuery, CellValue, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { createHttpClient, type HttpResponse } from '../http/http-client.js';
 import { createTokenProvider, sendAuthorized } from '../http/oauth-token.js';
 import { readPages, type Page } from '../http/paging.js';
-import { columnPaths, isObject, parseJsonBody, parseRequestBlock, rowsOf, substituteParams } from '../http/records.js';
+import { columnPaths, isObject, parseJsonBody, parseRequestBlock, substituteParams } from '../http/records.js';
 import { afterFetchFilter, wantedFilters, type FilterName, type FilterPaths } from '../http/standard-filters.js';
-import { eSchoolDataRequestSchema, type ESchoolDataRequest } from './eschooldata-request.js';
+import { eSchoolDataRequestSchema, type ESchoolDataPart } from './eschooldata-request.js';
+import { compilePart } from './record-mapping.js';
 
 export { eSchoolDataRequestSchema, type ESchoolDataRequest } from './eschooldata-request.js';
 
@@ -20,7 +21,9 @@ export interface ESchoolDataSourceOptions extends ApiSourceOptions {
 /**
  * eSchoolData's GURU API: OAuth2 client credentials posted as a form (client_id/client_secret in the body, as the one
  * observed client does), then `GET {apiBase}/{endpoint}?pageNo=&pageSize=` answering
- * `{"pagingInfo":{"totalCount","pageNo","pageSize"},"data":[…]}`.
+ * `{"pagingInfo":{"totalCount","pageNo","pageSize"},"data":[…]}`. A request may have several parts (endpoints read
+ * one after the other into one file); each record becomes rows by the part's `each`, filters, `where` and column
+ * sources (record-mapping.ts).
  */
 export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source {
   const who = `${opts.integration ? `integration ${opts.integration}: ` : ''}source ${opts.id}`;
@@ -60,7 +63,7 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
     return { accessToken: body['access_token'], expiresInSeconds: Number(body['expires_in']) };
   }, opts.now);
 
-  const get = async (endpoint: string, params: Record<string, string | number>, signal: AbortSignal | undefined, options: StreamOptions = {}): Promise<HttpResponse> => {
+  const get = async (endpoint: string, params: Record<string, string | number>, signal: AbortSignal | undefined, options: StreamOptions = {}, field = 'request.endpoint'): Promise<HttpResponse> => {
     const res = await sendAuthorized(http, tokens, { method: 'GET', url: `${apiBase}/${endpoint}`, params, headers: { Accept: 'application/json' }, signal, logger: options.logger });
     if (res.status === 200) return res;
     const base = { integration, cause: new Error(`HTTP ${res.status} from ${res.path}`) };
@@ -68,7 +71,7 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
       throw new FerryError('source_auth', `${who}: eSchoolData rejected a freshly issued access token for ${res.path}`, { ...base, field: `sources.${opts.id}.clientSecret` });
     }
     if (res.status === 403 || res.status === 404) {
-      throw new FerryError('source_query', `${who}: endpoint ${endpoint} is not enabled for this district (HTTP ${res.status})`, { ...base, field: 'request.endpoint' });
+      throw new FerryError('source_query', `${who}: endpoint ${endpoint} is not enabled for this district (HTTP ${res.status})`, { ...base, field });
     }
     throw new FerryError('source_query', `${who}: ${res.path} answered HTTP ${res.status}`, base);
   };
@@ -87,32 +90,46 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
     kind: 'eschooldata',
     async *stream(query: BoundQuery, options: StreamOptions = {}): AsyncGenerator<RowBatch> {
       const request = parseRequestBlock(eSchoolDataRequestSchema, query.request, who, integration);
-      const { names, paths } = columnPaths(query.columns, who, integration);
-      const { params, filterPaths, pushed } = planRead(request, query.values);
-      const keep = afterFetchFilter(filterPaths, wantedFilters(query.values), pushed, who, integration);
+      const { names } = columnPaths(query.columns, who, integration);
+      const columns = query.columns!;
+      const multi = request.parts.length > 1;
+      // Every part is checked before the first request, so a config mistake in part 3 costs no reads.
+      const plans = request.parts.map((part, i) => {
+        const at = multi ? `request.parts.${i}` : 'request';
+        const { params, filterPaths, pushed } = planRead(part, query.values, at);
+        return { part, at, params, keep: afterFetchFilter(filterPaths, wantedFilters(query.values), pushed, who, integration), mapping: compilePart(part, at, columns, query.values, who, integration) };
+      });
       const pageSize = opts.pageSize ?? 100;
-      let total: number | undefined;
-      let read = 0;
       let kept = 0;
-      for await (const records of readPages({
-        pageSize,
-        signal: options.signal,
-        lookahead: opts.maxConcurrency > 1,
-        fetchPage: async (pageNo, s) => {
-          const page = pageOf(await get(request.endpoint, { ...params, pageNo, pageSize }, s, options), request.recordsKey);
-          total ??= page.total;
-          return page;
-        },
-        overrun: (n, t) => new FerryError('source_query', `${who}: endpoint ${request.endpoint} kept returning full pages past its totalCount of ${t ?? '?'} (stopped after ${n} pages)`, { integration }),
-      })) {
-        read += records.length;
-        const rows = keep ? records.filter(keep) : records;
-        kept += rows.length;
-        if (rows.length > 0) yield { columns: names, rows: rowsOf(rows, paths) };
+      for (const { part, at, params, keep, mapping } of plans) {
+        let total: number | undefined;
+        let read = 0;
+        for await (const records of readPages({
+          pageSize,
+          signal: options.signal,
+          lookahead: opts.maxConcurrency > 1,
+          fetchPage: async (pageNo, s) => {
+            const page = pageOf(await get(part.endpoint, { ...params, pageNo, pageSize }, s, options, `${at}.endpoint`), part.recordsKey);
+            total ??= page.total;
+            return page;
+          },
+          overrun: (n, t) => new FerryError('source_query', `${who}: endpoint ${part.endpoint} kept returning full pages past its totalCount of ${t ?? '?'} (stopped after ${n} pages)`, { integration }),
+        })) {
+          read += records.length;
+          const rows: CellValue[][] = [];
+          for (const record of records) {
+            for (const row of mapping.flatten(record)) {
+              if ((keep === undefined || keep(row)) && (mapping.where === undefined || mapping.where(row))) rows.push(mapping.cells(row));
+            }
+          }
+          kept += rows.length;
+          if (rows.length > 0) yield { columns: names, rows };
+        }
+        if (total !== undefined && read !== total) options.logger?.warn('api record count changed during the read', { endpoint: part.endpoint, expected: total, read });
+        options.logger?.info('api read complete', { endpoint: part.endpoint, read, tokenRequests: tokens.fetches });
       }
       if (kept === 0) yield { columns: names, rows: [] };
-      if (total !== undefined && read !== total) options.logger?.warn('api record count changed during the read', { endpoint: request.endpoint, expected: total, read });
-      options.logger?.info('api read complete', { endpoint: request.endpoint, read, kept, tokenRequests: tokens.fetches });
+      options.logger?.info('api rows kept', { parts: plans.length, kept });
     },
 
     async testConnection(o = {}): Promise<ConnectionInfo> {
@@ -134,9 +151,9 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
     },
   };
 
-  function planRead(request: ESchoolDataRequest, values: Readonly<Record<string, BindValue>>) {
+  function planRead(request: ESchoolDataPart, values: Readonly<Record<string, BindValue>>, at: string) {
     const fail = (p: string): never => {
-      throw new FerryError('config', `${who}: request.params uses {{${p}}}, which is not a parameter of this extract`, { integration, field: 'request.params' });
+      throw new FerryError('config', `${who}: ${at}.params uses {{${p}}}, which is not a parameter of this extract`, { integration, field: `${at}.params` });
     };
     const params: Record<string, string | number> = {};
     for (const [k, v] of Object.entries(request.params)) params[k] = String(substituteParams(v, values, fail));

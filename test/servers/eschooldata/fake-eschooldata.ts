@@ -1,14 +1,22 @@
-import { DEFAULT_DISTRICT, demoSchools, demoStudents, type DemoStudent } from '../demo-students.js';
+import { DEFAULT_DISTRICT, demoStudents, type DemoStudent } from '../demo-students.js';
 import { bearerToken, startFakeHttp, type FakeReply, type FakeRequest, type RequestLog } from '../fake-http.js';
 import { disabledReply, takePageFault, type FaultPlan } from '../fault-plan.js';
 import { createTokenStore } from '../fake-tokens.js';
+import { esdRecords, gradeCode } from './esd-records.js';
+
+export { esdStudentId, gradeCode } from './esd-records.js';
 
 /**
  * A fake eSchoolData GURU API after the one observed client (reference §2.1): `POST /api/v1/auth/token` with
- * client_id/client_secret in a form body, `GET /api/v1/students?pageNo=&pageSize=` answering
- * `{"pagingInfo":{"totalCount","pageNo","pageSize"},"data":[…]}`. The record fields below are this fake's own choice
- * (studentStatus as Operoo shows it; the rest is UNCONFIRMED): eSD's real student schema is not public.
- * Query parameters honoured: schoolYear, buildingCode, studentStatus; others are ignored, as many APIs do.
+ * client_id/client_secret in a form body, `GET /api/v1/<endpoint>?pageNo=&pageSize=` answering
+ * `{"pagingInfo":{"totalCount","pageNo","pageSize"},"data":[…]}`. The record fields are this fake's own choice
+ * (studentStatus as Operoo shows it; the rest is UNCONFIRMED): eSD's real schemas are not public.
+ *
+ * Endpoints (every one but students and schools is an UNCONFIRMED path, see extracts/eschooldata/README.md):
+ * students, schools, districts, schoolyears, staff, courses, sections, foodservice/accounts, attendance/daily.
+ * Each honours the query parameters listed in `routes` (e.g. buildingCode, schoolYear); others are ignored, as many
+ * APIs do.
+ * Any of them can be switched off for the district with `faults.disabledEndpoints`.
  */
 export interface FakeESchoolDataOptions {
   clientId: string;
@@ -34,8 +42,6 @@ export interface FakeESchoolData {
   close(): Promise<void>;
 }
 
-export const gradeCode = (g: number): string => (g === -1 ? 'PK' : g === 0 ? 'K' : String(g).padStart(2, '0'));
-
 export function esdStudent(s: DemoStudent): Record<string, unknown> {
   return {
     studentId: 50_000 + s.seq,
@@ -58,7 +64,28 @@ export function esdStudent(s: DemoStudent): Record<string, unknown> {
 
 export async function startFakeESchoolData(opts: FakeESchoolDataOptions): Promise<FakeESchoolData> {
   const district = opts.district ?? DEFAULT_DISTRICT;
-  const schools = demoSchools(district);
+  const esd = esdRecords(district);
+  /** Path → the records and which query parameters filter on which field (compared as text). */
+  const routes: Record<string, { list: () => readonly Record<string, unknown>[]; query: Record<string, string> }> = {
+    '/api/v1/schools': { list: () => esd.schools, query: {} },
+    '/api/v1/districts': { list: () => esd.districts, query: {} },
+    '/api/v1/schoolyears': { list: () => esd.schoolYears, query: { schoolYear: 'schoolYear' } },
+    '/api/v1/staff': { list: () => esd.staff, query: { buildingCode: 'buildingCode', staffStatus: 'staffStatus' } },
+    '/api/v1/courses': { list: () => esd.courses, query: {} },
+    '/api/v1/sections': { list: () => esd.sections, query: { schoolYear: 'schoolYear', buildingCode: 'buildingCode' } },
+    '/api/v1/foodservice/accounts': { list: () => esd.lunchAccounts, query: { buildingCode: 'student.buildingCode' } },
+    '/api/v1/attendance/daily': { list: () => esd.dailyAttendance, query: { date: 'attendanceDate', buildingCode: 'buildingCode' } },
+  };
+  const field = (r: Record<string, unknown>, path: string): string => {
+    let v: unknown = r;
+    for (const k of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    return v === undefined || v === null ? '' : String(v);
+  };
+  const queried = (req: FakeRequest, list: readonly Record<string, unknown>[], query: Record<string, string>) =>
+    list.filter((r) => Object.entries(query).every(([param, path]) => {
+      const want = req.query.get(param);
+      return want === null || field(r, path) === want;
+    }));
   let students = [...(opts.students ?? demoStudents(district))];
   const maxPageSize = opts.maxPageSize ?? 100;
   const faults: FaultPlan = opts.faults ?? {};
@@ -118,16 +145,19 @@ export async function startFakeESchoolData(opts: FakeESchoolDataOptions): Promis
       const year = req.query.get('schoolYear');
       const building = req.query.get('buildingCode');
       const status = req.query.get('studentStatus');
+      const contacts = req.query.get('includeContacts') === 'true';
       const list = students
-        .map(esdStudent)
+        .map((s): Record<string, unknown> => {
+          const extra = esd.studentExtras.get(s.studentId);
+          return { ...esdStudent(s), displayName: extra?.displayName ?? `${s.firstName} ${s.lastName}`, ...(contacts ? { contacts: extra?.contacts ?? [] } : {}) };
+        })
         .filter((r) => (year === null || String(r['schoolYear']) === year) && (building === null || r['buildingCode'] === building) && (status === null || r['studentStatus'] === status));
       const reply = page(req, list);
       if (pageNo === 1) drift(); // the total went out with page 1; records change after it
       return reply;
     }
-    if (req.method === 'GET' && req.path === '/api/v1/schools') {
-      return page(req, schools.map((s) => ({ buildingCode: s.code, name: s.name, lowGrade: gradeCode(s.low), highGrade: gradeCode(s.high) })));
-    }
+    const route = req.method === 'GET' ? routes[req.path] : undefined;
+    if (route) return page(req, queried(req, route.list(), route.query));
     return { status: 404, body: { message: 'Not Found' } };
   });
 

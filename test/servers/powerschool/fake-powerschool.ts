@@ -2,6 +2,9 @@ import { DEFAULT_DISTRICT, demoSchools, demoStudents, type DemoStudent } from '.
 import { basicCredentials, bearerToken, startFakeHttp, type FakeReply, type FakeRequest, type RequestLog } from '../fake-http.js';
 import { disabledReply, takePageFault, type FaultPlan } from '../fault-plan.js';
 import { createTokenStore } from '../fake-tokens.js';
+import { grantedFields, readPlugin } from './plugin-xml.js';
+import { psDemoDb } from './ps-demo-db.js';
+import { FERRY_QUERIES, type FerryQuery } from './ps-ferry-queries.js';
 import { POWER_QUERIES } from './ps-powerqueries.js';
 import { ALL_EXPANSIONS, ALL_EXTENSIONS, compileQ, project, psSchool, psSchoolNumberOf, psStudent } from './ps-records.js';
 
@@ -9,6 +12,8 @@ import { ALL_EXPANSIONS, ALL_EXTENSIONS, compileQ, project, psSchool, psSchoolNu
  * A fake PowerSchool SIS plugin API, faithful to reference §1 and §8: client-credentials tokens (same token until it
  * expires), /ws/v1 metadata, time, district schools and students with /count, q search, expansions, the one-record
  * and empty-page envelope quirks, PowerQueries with "Validation Failed" for ungranted fields, and fault injection.
+ * It also answers every named query of the Ferry plugin (extracts/powerschool/plugin) over the demo SIS data
+ * (ps-ferry-*.ts), checking each query's fields against the plugin's access_request, and the student `lunch` expansion.
  */
 export interface FakePowerSchoolOptions {
   clientId: string;
@@ -23,6 +28,11 @@ export interface FakePowerSchoolOptions {
   tokenTtlSeconds?: number;
   /** Schema fields the plugin's access_request does not grant (default: pssis_person_phone.phonetype). */
   restrictedFields?: string[];
+  /**
+   * The Ferry plugin's access_request as `table.field` (default: read from extracts/powerschool/plugin/plugin.xml). Its
+   * named queries (org.ferry.*) answer "Validation Failed" for any field they read that is not in it.
+   */
+  pluginAccess?: readonly string[];
   faults?: FaultPlan;
 }
 
@@ -42,6 +52,8 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
   let students = [...(opts.students ?? demoStudents(district))];
   const maxPageSize = opts.maxPageSize ?? 100;
   const restricted = new Set(opts.restrictedFields ?? ['pssis_person_phone.phonetype']);
+  const granted = new Set((opts.pluginAccess ?? [...grantedFields(readPlugin())]).map((f) => f.toLowerCase()));
+  const lunchOf = (s: DemoStudent) => psDemoDb(district).lunchByStudentId.get(s.studentId);
   const faults: FaultPlan = opts.faults ?? {};
   const tokens = createTokenStore(opts.tokenTtlSeconds ?? 30 * 86_400);
   const schoolNumberOf = (code: string) => psSchoolNumberOf(district, code);
@@ -79,7 +91,7 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
     const q = compileQ(req.query.get('q'));
     if ('error' in q) return { status: 400, body: { message: q.error } };
     return students
-      .map((s) => psStudent(district, schools, s))
+      .map((s) => psStudent(district, schools, s, lunchOf(s)))
       .filter((r) => schoolId === undefined || (r['school_enrollment'] as { school_id: number }).school_id === schoolId)
       .filter(q);
   };
@@ -98,6 +110,8 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
   };
 
   const powerQuery = (req: FakeRequest, name: string, count: boolean): FakeReply => {
+    const ferry = FERRY_QUERIES.get(name);
+    if (ferry) return ferryQuery(req, ferry, count);
     const pq = POWER_QUERIES[name];
     if (!pq) return { status: 404, body: { message: 'Not Found' } };
     const denied = pq.fields.filter((f) => restricted.has(f));
@@ -121,6 +135,45 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
     const page = paged(req, rows, maxPageSize);
     if (!('items' in page)) return page;
     return { status: 200, body: { name, record: page.items, '@extensions': '' } };
+  };
+
+  /** A Ferry plugin query: fields checked against the plugin's grants, declared args only (all required), string values. */
+  const ferryQuery = (req: FakeRequest, q: FerryQuery, count: boolean): FakeReply => {
+    const denied = q.fields.filter((f) => !granted.has(f) || restricted.has(f));
+    if (denied.length > 0) {
+      return { status: 400, body: { message: 'Validation Failed', errors: denied.map((field) => ({ resource: q.name, field, code: 'No access to the field' })) } };
+    }
+    let body: unknown;
+    try {
+      body = req.body.trim() === '' ? {} : JSON.parse(req.body);
+    } catch {
+      return { status: 400, body: { message: 'Bad Request: body is not JSON' } };
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return { status: 400, body: { message: 'Bad Request: body is not an object' } };
+    req.log.json = body;
+    const args: Record<string, string> = {};
+    for (const [k, v] of Object.entries(body)) {
+      if (!q.args.includes(k)) return { status: 400, body: { message: `Bad Request: invalid argument ${k}` } };
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return { status: 400, body: { message: `Bad Request: argument ${k} is not a primitive` } };
+      args[k] = String(v);
+    }
+    const missing = q.args.find((a) => !(a in args));
+    if (missing !== undefined) return { status: 400, body: { message: `Bad Request: missing required argument ${missing}` } };
+    const rows = q.run(psDemoDb(district), args).map((cells) => {
+      const record: Record<string, string> = {};
+      q.columns.forEach((c, i) => {
+        const v = cells[i];
+        if (v !== null && v !== undefined) record[c] = String(v); // null columns are left out of the record
+      });
+      return record;
+    });
+    if (count) {
+      drift();
+      return { status: 200, body: { count: rows.length } };
+    }
+    const page = paged(req, rows, maxPageSize);
+    if (!('items' in page)) return page;
+    return { status: 200, body: { name: q.name, record: page.items, '@extensions': '' } };
   };
 
   const route = (req: FakeRequest): FakeReply => {

@@ -9,7 +9,7 @@ import type { DemoSchool, DemoStudent } from '../demo-students.js';
 
 /** Every expansion a real server lists in `@expansions`; the fake fills the ones in SUPPORTED_EXPANSIONS. */
 export const ALL_EXPANSIONS = 'demographics, addresses, alerts, phones, school_enrollment, ethnicity_race, contact, contact_info, initial_enrollment, schedule_setup, fees, lunch';
-export const SUPPORTED_EXPANSIONS = ['school_enrollment', 'demographics', 'contact_info'] as const;
+export const SUPPORTED_EXPANSIONS = ['school_enrollment', 'demographics', 'contact_info', 'lunch'] as const;
 export const ALL_EXTENSIONS = 'u_studentsuserfields,studentcorefields';
 
 export function psSchoolNumber(districtId: string, schoolSeq: number): number {
@@ -29,8 +29,11 @@ export function psSchool(districtId: string, s: DemoSchool): Record<string, unkn
   return { id: s.seq, name: s.name, school_number: psSchoolNumber(districtId, s.seq), low_grade: s.low, high_grade: s.high, state_province_id: s.code };
 }
 
-/** A student with every supported expansion filled in; `project` trims it to what was asked for. */
-export function psStudent(districtId: string, schools: readonly DemoSchool[], s: DemoStudent): Record<string, unknown> {
+/**
+ * A student with every supported expansion filled in; `project` trims it to what was asked for. `lunch` is the food
+ * service account ({id, balance1 …} in dollars, as the v1 swagger transcription in reference §1.2's sources lists it).
+ */
+export function psStudent(districtId: string, schools: readonly DemoSchool[], s: DemoStudent, lunch?: { id: number; balance1: number }): Record<string, unknown> {
   const school = schools.find((x) => x.code === s.schoolCode);
   const name: Record<string, unknown> = { first_name: s.firstName, last_name: s.lastName };
   if (s.middleName) name['middle_name'] = s.middleName;
@@ -53,6 +56,7 @@ export function psStudent(districtId: string, schools: readonly DemoSchool[], s:
     },
     demographics: { gender: s.gender, birth_date: s.birthDate, projected_graduation_year: s.schoolYear + 12 - s.gradeLevel },
     contact_info: s.email ? { email: s.email } : {},
+    ...(lunch ? { lunch: { id: lunch.id, balance1: lunch.balance1 } } : {}),
   };
 }
 

@@ -26,6 +26,19 @@ export function makeSchoolToolDatabase(dir: string): string {
     CREATE VIEW ferry_guardians AS
       SELECT sg.district_id, sg.student_id, g.guardian_id, g.first_name, g.last_name, sg.relationship, g.phone, g.email, sg.contact_priority, sg.receives_correspondence
       FROM student_guardians sg JOIN guardians g ON g.district_id = sg.district_id AND g.guardian_id = sg.guardian_id;
+    CREATE VIEW ferry_districts AS
+      SELECT district_id, name FROM districts;
+    CREATE VIEW ferry_courses AS
+      SELECT district_id, course_code, name, subject, grade_level FROM courses;
+    CREATE VIEW ferry_sections AS
+      SELECT district_id, section_id, school_year, school_code, course_code, substr(section_id, -2) AS section_number, teacher_staff_id, period, room
+      FROM sections;
+    CREATE VIEW ferry_section_enrollments AS
+      SELECT district_id, section_id, student_id, entry_date, exit_date FROM section_enrollments;
+    CREATE VIEW ferry_lunch_accounts AS
+      SELECT district_id, student_id, account_number, balance_cents, balance_date FROM lunch_accounts;
+    CREATE VIEW ferry_attendance AS
+      SELECT district_id, student_id, attendance_date, school_code, code, excused FROM daily_attendance;
   `);
   db.close();
   return file;

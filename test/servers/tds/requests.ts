@@ -61,7 +61,9 @@ function readTypedValue(r: PayloadReader): BindValue {
       const length = r.u8();
       if (length === 0) return null;
       const n = BigInt.asIntN(length * 8, r.uintN(length));
-      return length === 1 && type === 0x26 ? Number(BigInt.asUintN(8, n)) : Number.isSafeInteger(Number(n)) ? Number(n) : n;
+      // A bigint, so SQLite binds an INTEGER: better-sqlite3 binds a JS number as REAL, and `CONCAT(@year - 1, '')`
+      // would then read 2026.0 where SQL Server's int reads 2026.
+      return length === 1 && type === 0x26 ? BigInt.asUintN(8, n) : n;
     }
     case 0x6d: { // FLTN
       r.u8();

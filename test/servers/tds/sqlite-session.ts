@@ -6,7 +6,12 @@
  * - `SERVERPROPERTY('ProductVersion' | 'ProductLevel' | 'Edition' | 'MachineName' | 'ServerName')` and `DB_NAME()`
  *   (the database named at login);
  * - `@@VERSION`, rewritten to the function `ferry_version()`;
- * - `N'…'` literals (the `N` is dropped) and `SET NOCOUNT ON|OFF;` (removed); batches of only `SET` statements succeed.
+ * - `N'…'` literals (the `N` is dropped) and `SET NOCOUNT ON|OFF;` (removed); batches of only `SET` statements succeed;
+ * - `COLLATE Latin1_General_BIN2` (code-point order), rewritten to SQLite's `COLLATE BINARY` (the same order);
+ * - `STRING_AGG(expr, sep) WITHIN GROUP (ORDER BY …)` (SQL Server 2017+), rewritten to SQLite's
+ *   `string_agg(expr, sep ORDER BY …)`; the arguments and the ORDER BY may not contain parentheses.
+ * `CONCAT`, `SUBSTRING`, `ABS`, `COALESCE`, `CASE`, `CAST(… AS nvarchar(n))` and `ROW_NUMBER() OVER (…)` need nothing:
+ * SQLite has them with the same meaning.
  * Result column types come from the declared column types (INT, BIGINT, BIT, NVARCHAR(n), VARCHAR(n), DATE, DATETIME2,
  * DECIMAL(p,s), FLOAT…), from the server's `columnTypes` option by result column name, or else from the first value.
  */
@@ -123,7 +128,9 @@ function translate(sql: string): string {
   return sql
     .replace(/@@VERSION\b/gi, 'ferry_version()')
     .replace(/(^|[^\w'])N'/g, "$1'")
-    .replace(/\bSET\s+NOCOUNT\s+(ON|OFF)\s*;?/gi, '');
+    .replace(/\bSET\s+NOCOUNT\s+(ON|OFF)\s*;?/gi, '')
+    .replace(/\bCOLLATE\s+Latin1_General_BIN2\b/gi, 'COLLATE BINARY')
+    .replace(/\bSTRING_AGG\s*\(([^()]*)\)\s*WITHIN\s+GROUP\s*\(\s*(ORDER\s+BY\s+[^()]*?)\s*\)/gi, 'string_agg($1 $2)');
 }
 
 function versionBanner(version: string): string {

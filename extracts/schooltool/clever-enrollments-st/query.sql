@@ -1,0 +1,24 @@
+-- Clever enrollments.csv: section rosters on the as-of date. The student conditions are those of clever-students-st and
+-- the section conditions those of clever-sections-st, so the references between the files hold.
+-- COLLATE Latin1_General_BIN2 sorts by code point (SQL Server's default collation ignores case), as the SQLite and
+-- PostgreSQL twins do, so every source gives the same row order.
+SELECT
+  sec.school_code AS [School_id],
+  sec.section_id AS [Section_id],
+  se.student_id AS [Student_id]
+FROM ferry_section_enrollments AS se
+JOIN ferry_sections AS sec ON sec.district_id = se.district_id AND sec.section_id = se.section_id
+JOIN ferry_staff AS st ON st.district_id = sec.district_id AND st.staff_id = sec.teacher_staff_id
+JOIN ferry_enrollments AS e ON e.district_id = se.district_id AND e.student_id = se.student_id
+JOIN ferry_students AS s ON s.district_id = e.district_id AND s.student_id = e.student_id
+WHERE se.district_id = @districtId
+  AND sec.school_year = @schoolYear
+  AND (@buildings = '' OR sec.school_code IN (SELECT value FROM STRING_SPLIT(@buildings, ',')))
+  AND st.active = 1
+  AND se.entry_date <= @asOf AND (se.exit_date IS NULL OR se.exit_date > @asOf)
+  AND e.school_year = @schoolYear
+  AND (@buildings = '' OR e.school_code IN (SELECT value FROM STRING_SPLIT(@buildings, ',')))
+  AND e.grade_level BETWEEN @gradeMin AND @gradeMax
+  AND (@activeOnly = 0 OR s.active = 1)
+  AND e.entry_date <= @asOf AND (e.exit_date IS NULL OR e.exit_date > @asOf)
+ORDER BY sec.school_code COLLATE Latin1_General_BIN2, sec.section_id COLLATE Latin1_General_BIN2, se.student_id COLLATE Latin1_General_BIN2

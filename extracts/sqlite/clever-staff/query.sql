@@ -1,0 +1,19 @@
+-- Clever staff.csv: active building staff who teach no section of the school year (those are in teachers.csv).
+SELECT
+  st.school_code AS "School_id",
+  st.staff_id AS "Staff_id",
+  st.email AS "Staff_email",
+  st.first_name AS "First_name",
+  st.last_name AS "Last_name",
+  st.department AS "Department",
+  st.title AS "Title"
+FROM staff AS st
+WHERE st.district_id = :districtId
+  AND st.active = 1
+  AND st.school_code IS NOT NULL
+  AND (json_array_length(:buildings) = 0 OR st.school_code IN (SELECT value FROM json_each(:buildings)))
+  AND NOT EXISTS (
+    SELECT 1 FROM sections AS sec
+    WHERE sec.district_id = st.district_id AND sec.teacher_staff_id = st.staff_id AND sec.school_year = :schoolYear
+  )
+ORDER BY st.school_code, st.last_name, st.first_name, st.staff_id;

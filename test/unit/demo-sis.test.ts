@@ -67,7 +67,9 @@ function expectPlaceholdersMatch(spec: ExtractSpec, sql: string): void {
 function sqliteBindings(spec: ExtractSpec, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   for (const name of bindNamesOf(spec)) {
-    const value = SQLITE_FILTER_VALUES[name] ?? spec.params[name]?.default ?? REQUIRED_SAMPLES[name];
+    const decl = spec.params[name];
+    // An optional param with no default is bound as NULL, as the loader does.
+    const value = SQLITE_FILTER_VALUES[name] ?? decl?.default ?? REQUIRED_SAMPLES[name] ?? (decl && !decl.required ? null : undefined);
     if (value === undefined) throw new Error(`no sample value for :${name}`);
     values[name] = typeof value === 'boolean' ? Number(value) : value;
   }
@@ -186,7 +188,14 @@ describe('sqlite demo extracts', () => {
 
   it('ships the demo extracts', () => {
     expect(all.map((e) => e.dir)).toEqual([
+      'clever-enrollments',
+      'clever-schools',
+      'clever-sections',
+      'clever-staff',
       'clever-students',
+      'clever-teachers',
+      'daily-attendance',
+      'lunch-balances',
       ...ONEROSTER_EXTRACTS,
       'parent-contacts',
       'staff-directory',

@@ -3,6 +3,7 @@ import * as runs from './20261123_001_runs.js';
 import * as held from './20261123_002_held.js';
 import * as bundleFiles from './20261123_003_bundle_files.js';
 import * as bundleMode from './20261123_004_bundle_mode.js';
+import * as scheduling from './20261123_005_scheduling.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261123_002_held': held,
   '20261123_003_bundle_files': bundleFiles,
   '20261123_004_bundle_mode': bundleMode,
+  '20261123_005_scheduling': scheduling,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

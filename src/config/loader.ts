@@ -73,7 +73,14 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
     if (!parsed) continue;
     const d = parsed.district;
     if (districts.has(d.id)) add(file, 'district.id', `district ${d.id} is already defined in ${districts.get(d.id)!.file}`);
-    const district: District = Object.freeze({ id: d.id, name: d.name, contact: d.contact, gradeBands: Object.freeze({ ...d.gradeBands }), file: rel(file) });
+    const district: District = Object.freeze({
+      id: d.id,
+      name: d.name,
+      contact: d.contact,
+      gradeBands: Object.freeze({ ...d.gradeBands }),
+      blackouts: Object.freeze(d.blackouts.map((b) => Object.freeze({ ...b }))),
+      file: rel(file),
+    });
     districts.set(d.id, district);
 
     parsed.integrations.forEach((rawInt, i) => {
@@ -152,6 +159,11 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
           enabled: integ.enabled,
           allowEmpty: integ.allowEmpty,
           safety: integ.safety === false || integ.safety.maxRowDrop >= 1 ? null : Object.freeze({ maxRowDrop: integ.safety.maxRowDrop }),
+          misfire: integ.misfire,
+          overlap: integ.overlap,
+          retry: integ.retry === false ? null : Object.freeze({ ...integ.retry }),
+          timeoutMs: Math.round(integ.timeoutMinutes * 60_000),
+          blackouts: Object.freeze([...district.blackouts, ...integ.blackouts.map((b) => Object.freeze({ ...b }))]),
           inventory: Object.freeze({ ...integ.inventory }),
           file: rel(file),
         }),
@@ -177,6 +189,9 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
     store,
     keepSpool: main.spool.keep,
     concurrency: Object.freeze({ ...main.concurrency }),
+    scheduler: Object.freeze({ ...main.scheduler }),
+    http: main.http === false ? null : Object.freeze({ ...main.http }),
+    alerts: main.alerts ? Object.freeze(main.alerts) : null,
     shutdownGraceSeconds: main.shutdownGraceSeconds,
     logLevel: main.logLevel,
     sources,

@@ -1,4 +1,4 @@
-import type { ColumnType, DestinationConfig, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
+import type { AlertsConfig, ColumnType, DestinationConfig, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
 
 /** The resolved, frozen configuration. Only the loader builds these; the rest of Ferry trusts them. */
 
@@ -30,7 +30,21 @@ export interface District {
   readonly name: string;
   readonly contact?: string | undefined;
   readonly gradeBands: Readonly<Record<string, string>>;
+  readonly blackouts: readonly Blackout[];
   readonly file: string;
+}
+
+/** Inclusive dates (YYYY-MM-DD) in the integration's time zone. */
+export interface Blackout {
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+export interface RetryPolicy {
+  readonly maxAttempts: number;
+  readonly initialDelaySeconds: number;
+  readonly maxDelaySeconds: number;
 }
 
 export interface Inventory {
@@ -71,6 +85,13 @@ export interface Integration {
   readonly allowEmpty: boolean;
   /** The roster safety gate; null when it is off (`safety: false` or `maxRowDrop: 1`). */
   readonly safety: { readonly maxRowDrop: number } | null;
+  readonly misfire: 'skip' | 'latest' | 'all';
+  readonly overlap: 'skip' | 'queue-one';
+  /** Null when retries are off (`retry: false`). */
+  readonly retry: RetryPolicy | null;
+  readonly timeoutMs: number;
+  /** The integration's own blackouts and its district's. */
+  readonly blackouts: readonly Blackout[];
   readonly inventory: Inventory;
   readonly file: string;
 }
@@ -109,7 +130,10 @@ export interface FerryConfig {
   readonly extractsDir: string;
   readonly store: StoreConfig;
   readonly keepSpool: boolean;
-  readonly concurrency: { readonly global: number; readonly perSource: number };
+  readonly concurrency: { readonly global: number; readonly perSource: number; readonly perDestinationHost: number };
+  readonly scheduler: { readonly leaseSeconds: number; readonly heartbeatSeconds: number; readonly pollSeconds: number; readonly misfireWindowHours: number };
+  readonly http: { readonly host: string; readonly port: number } | null;
+  readonly alerts: AlertsConfig | null;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly sources: ReadonlyMap<string, NamedSource>;

@@ -140,6 +140,39 @@ export const destinationSchema = z.discriminatedUnion('kind', [sftpDestinationSc
 });
 export type DestinationConfig = z.infer<typeof destinationSchema>;
 
+const ALERT_EVENTS = ['failed', 'held', 'missed', 'store'] as const;
+export const alertsSchema = z.strictObject({
+  /** Which events alert: a failed or held run, a missed slot, a daemon that cannot reach its store. */
+  on: z.array(z.enum(ALERT_EVENTS)).default([...ALERT_EVENTS]),
+  /** A Slack- or Teams-compatible incoming webhook: POST {"text": …} (Teams also reads `text`). */
+  webhook: z.strictObject({ url: secretRef, timeoutSeconds: positiveInt.default(10) }).optional(),
+  email: z
+    .strictObject({
+      smtp: z.strictObject({
+        host: z.string().min(1),
+        port: port.default(587),
+        /** true: TLS from the start (465); false: STARTTLS when offered. */
+        secure: z.boolean().default(false),
+        requireTls: z.boolean().default(true),
+        user: z.string().min(1).optional(),
+        password: secretRef.optional(),
+      }),
+      from: z.string().min(3),
+      /** Always copied (the service desk); each district's `contact` gets its own district's alerts and digest. */
+      to: z.array(z.string().min(3)).default([]),
+    })
+    .optional(),
+  /** A daily digest per district contact: yesterday's runs, failures, holds and misses. */
+  digest: z.union([z.literal(false), z.strictObject({ cron: cronExpr, timezone })]).default({ cron: '0 7 * * *', timezone: 'America/New_York' }),
+});
+export type AlertsConfig = z.infer<typeof alertsSchema>;
+
+/** A date range (inclusive, in the integration's time zone) when scheduled runs do not run: the summer rollover. */
+export const blackoutSchema = z
+  .strictObject({ from: z.iso.date('must be a date like 2027-07-01'), to: z.iso.date('must be a date like 2027-08-15'), reason: z.string().min(1) })
+  .refine((b) => b.from <= b.to, { message: 'from must not be after to', path: ['to'] });
+export type BlackoutInput = z.infer<typeof blackoutSchema>;
+
 export const ferryFileSchema = z.strictObject({
   /** Where the run store, spool and logs live; relative paths are relative to the config folder. */
   dataDir: z.string().default('../var'),
@@ -152,8 +185,25 @@ export const ferryFileSchema = z.strictObject({
     .optional(),
   spool: z.strictObject({ keep: z.boolean().default(false) }).default({ keep: false }),
   concurrency: z
-    .strictObject({ global: positiveInt.default(4), perSource: positiveInt.default(2) })
-    .default({ global: 4, perSource: 2 }),
+    .strictObject({ global: positiveInt.default(4), perSource: positiveInt.default(2), perDestinationHost: positiveInt.default(4) })
+    .default({ global: 4, perSource: 2, perDestinationHost: 4 }),
+  /** How the daemon keeps time with other daemons sharing the store (see README "Several daemons"). */
+  scheduler: z
+    .strictObject({
+      /** A running run's lease; another daemon takes over its slot's retry once it lapses. */
+      leaseSeconds: z.number().int().min(5).default(60),
+      heartbeatSeconds: z.number().int().min(1).default(15),
+      /** How often queued runs (retries, queued overlaps) are looked for. */
+      pollSeconds: z.number().int().min(1).default(5),
+      /** How far back missed slots are looked for after downtime. */
+      misfireWindowHours: z.number().positive().default(24),
+    })
+    .default({ leaseSeconds: 60, heartbeatSeconds: 15, pollSeconds: 5, misfireWindowHours: 24 }),
+  /** The loopback HTTP endpoint for /healthz and /metrics; false turns it off. */
+  http: z
+    .union([z.literal(false), z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9750) })])
+    .default({ host: '127.0.0.1', port: 9750 }),
+  alerts: alertsSchema.optional(),
   shutdownGraceSeconds: z.number().int().min(0).default(30),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   sources: z.record(slug, sourceSchema).default({}),
@@ -232,6 +282,24 @@ export const integrationSchema = z.strictObject({
   safety: z
     .union([z.literal(false), z.strictObject({ maxRowDrop: z.number().min(0, 'must be a fraction from 0 to 1').max(1, 'must be a fraction from 0 to 1').default(0.1) })])
     .default({ maxRowDrop: 0.1 }),
+  /** After downtime: skip (record the missed slots), latest (run once), all (run each missed slot in the window). */
+  misfire: z.enum(['skip', 'latest', 'all']).default('latest'),
+  /** A slot that comes while the previous run is still going: skip it (recorded), or queue one run for afterwards. */
+  overlap: z.enum(['skip', 'queue-one']).default('skip'),
+  /** Retries of retryable failures (network, timeouts, 5xx/429, deadlocks): exponential backoff with jitter. */
+  retry: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        maxAttempts: z.number().int().min(1).max(20).default(3),
+        initialDelaySeconds: z.number().int().min(1).default(60),
+        maxDelaySeconds: z.number().int().min(1).default(900),
+      }),
+    ])
+    .default({ maxAttempts: 3, initialDelaySeconds: 60, maxDelaySeconds: 900 }),
+  /** A run still going after this long is stopped (source query and upload aborted) and fails. */
+  timeoutMinutes: z.number().positive().default(120),
+  blackouts: z.array(blackoutSchema).default([]),
   /** The columns the vendor's data privacy agreement allows, by declared name; the rest are never shipped. */
   fields: z.array(z.string().min(1)).min(1, 'must list at least one field (leave fields out to send every declared column)').optional(),
   inventory: z.strictObject({
@@ -251,6 +319,8 @@ export const districtFileSchema = z.strictObject({
     name: z.string().min(1),
     contact: z.string().optional(),
     gradeBands: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), gradeBand).default({}),
+    /** Apply to every integration of the district, on top of each integration's own. */
+    blackouts: z.array(blackoutSchema).default([]),
   }),
   integrations: z.array(z.unknown()).default([]),
 });

@@ -41,32 +41,55 @@ class Semaphore {
 }
 
 export interface Limiter {
-  /** Wait for a slot under the global cap and under `key`'s cap; returns the release function. */
-  acquire(key: string, keyMax: number, signal?: AbortSignal): Promise<() => void>;
+  /**
+   * Wait for a slot under every key's cap (a source, a destination host), then under the global cap; returns the
+   * release function. Keys are taken in the order given; a waiter holds no global slot while it waits for a key.
+   */
+  acquire(keys: string | readonly LimitKey[], keyMax?: number, signal?: AbortSignal): Promise<() => void>;
+  /** Runs waiting for a slot right now. */
+  waiting(): number;
 }
 
-export function createLimiter(globalMax: number): Limiter {
+export interface LimitKey {
+  key: string;
+  max: number;
+}
+
+export function createLimiter(globalMax: number, onWaitingChange?: (waiting: number) => void): Limiter {
   const global = new Semaphore(globalMax);
   const perKey = new Map<string, Semaphore>();
+  let waiting = 0;
+  const changeWaiting = (d: number) => {
+    waiting += d;
+    onWaitingChange?.(waiting);
+  };
+  const semaphore = ({ key, max }: LimitKey) => {
+    let sem = perKey.get(key);
+    if (!sem) {
+      sem = new Semaphore(max);
+      perKey.set(key, sem);
+    }
+    return sem;
+  };
   return {
-    async acquire(key, keyMax, signal) {
-      let sem = perKey.get(key);
-      if (!sem) {
-        sem = new Semaphore(keyMax);
-        perKey.set(key, sem);
-      }
-      // Per-key first, so a run waiting on its busy source does not sit on a global slot.
-      const releaseKey = await sem.acquire(signal);
+    waiting: () => waiting,
+    async acquire(keys, keyMax, signal) {
+      const list: readonly LimitKey[] = typeof keys === 'string' ? [{ key: keys, max: keyMax ?? 1 }] : keys;
+      const releases: (() => void)[] = [];
+      const releaseAll = () => {
+        for (const r of releases.reverse()) r();
+      };
+      changeWaiting(1);
       try {
-        const releaseGlobal = await global.acquire(signal);
-        return () => {
-          releaseGlobal();
-          releaseKey();
-        };
+        for (const k of list) releases.push(await semaphore(k).acquire(signal));
+        releases.push(await global.acquire(signal));
       } catch (err) {
-        releaseKey();
+        releaseAll();
         throw err;
+      } finally {
+        changeWaiting(-1);
       }
+      return releaseAll;
     },
   };
 }

@@ -1,4 +1,4 @@
-export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped', 'interrupted', 'held'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted', 'held', 'missed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const RUN_TRIGGERS = ['schedule', 'manual', 'retry'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
@@ -36,6 +36,17 @@ export interface RunRecord {
   files: RunFileInfo[] | null;
   /** OneRoster bundles: 'bulk' or 'delta'; null otherwise. */
   bundleMode: 'bulk' | 'delta' | null;
+  /** 1 for a first run; a retry counts on from the run it retries. */
+  attempt: number;
+  /** The first run of a retry chain. */
+  retryOf: number | null;
+  /** Queued runs: not started before this. */
+  notBefore: Date | null;
+  /** The daemon that holds the running run's lease, and until when (store time). */
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  /** The scheduler's decision in a sentence (a missed slot and its policy, a blackout, a catch-up run). */
+  note: string | null;
 }
 
 export interface RunFileInfo {
@@ -77,6 +88,12 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     holdReason: (r.hold_reason as string | null) ?? null,
     releasedBy: (r.released_by as string | null) ?? null,
     releasedAt: date(r.released_at),
+    attempt: Number(r.attempt ?? 1),
+    retryOf: num(r.retry_of),
+    notBefore: date(r.not_before),
+    leaseOwner: (r.lease_owner as string | null | undefined) ?? null,
+    leaseExpiresAt: date(r.lease_expires_at),
+    note: (r.note as string | null | undefined) ?? null,
     bundleMode: r.bundle_mode === 'bulk' || r.bundle_mode === 'delta' ? r.bundle_mode : null,
     files: r.files_json === null || r.files_json === undefined ? null : (JSON.parse(String(r.files_json)) as RunFileInfo[]),
   };

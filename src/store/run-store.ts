@@ -23,6 +23,20 @@ export interface ClaimInput {
   dryRun?: boolean;
   host: string;
   pid: number;
+  /** The daemon (or CLI process) that will run it, and until when its lease holds unless renewed. */
+  lease?: { owner: string; until: Date } | undefined;
+  /** When another run of the integration is going: record this one as skipped (default) or queue it behind. */
+  whenBusy?: 'skip' | 'queue' | undefined;
+  attempt?: number | undefined;
+  retryOf?: number | null | undefined;
+  note?: string | null | undefined;
+}
+
+/** A slot the scheduler decided not to run (missed after downtime, blackout): recorded as final at once. */
+export interface DecisionInput extends ClaimInput {
+  status: 'missed' | 'skipped';
+  errorKind: string;
+  note: string;
 }
 
 export type ClaimResult =
@@ -30,7 +44,9 @@ export type ClaimResult =
   /** Another run of the integration is going: a skipped run was recorded. */
   | { claimed: false; reason: 'already_running'; run: RunRecord; runningId: number }
   /** This scheduled slot was already recorded (by this or another process): nothing new recorded. */
-  | { claimed: false; reason: 'slot_taken'; run: RunRecord };
+  | { claimed: false; reason: 'slot_taken'; run: RunRecord }
+  /** Another run is going and `whenBusy: 'queue'`: this one waits, `queued`, and starts when that one ends. */
+  | { claimed: false; reason: 'queued'; run: RunRecord; runningId: number };
 
 export interface RunOutcome {
   status: Exclude<RunStatus, 'running'>;
@@ -65,11 +81,29 @@ export interface IntegrationState {
 }
 
 export interface RunStore {
+  /** The store's clock: daemons on several hosts agree on it whatever their own clocks say. */
+  dbNow(): Promise<Date>;
   claimRun(input: ClaimInput): Promise<ClaimResult>;
+  /** Record a slot's decision (missed, blackout) as a final run; false when the slot is already recorded. */
+  recordDecisions(inputs: readonly DecisionInput[]): Promise<number>;
+  /** A queued run (a retry after its backoff): undefined when the integration already has one queued. */
+  enqueue(input: ClaimInput & { notBefore: Date }): Promise<RunRecord | undefined>;
+  /** Due queued runs (not_before ≤ now) turned running under `lease`, oldest first; each is claimed by one caller only. */
+  claimQueued(lease: { owner: string; until: Date }, now: Date, limit: number, integrationId?: string): Promise<RunRecord[]>;
+  /** Push back the lease of every run `owner` is running. */
+  renewLeases(owner: string, until: Date): Promise<number>;
+  /** Running runs whose lease lapsed before `now` become interrupted (their daemon died); returns them. */
+  reapLapsedLeases(now: Date): Promise<RunRecord[]>;
+  /** The latest recorded slot of every integration. */
+  lastSlots(): Promise<Map<string, Date>>;
+  /** Runs with a given status (queued, running), oldest first. */
+  runsWithStatus(status: RunStatus, integrationId?: string): Promise<RunRecord[]>;
   markStarted(runId: number): Promise<void>;
   finishRun(runId: number, outcome: RunOutcome): Promise<RunRecord>;
   getRun(runId: number): Promise<RunRecord | undefined>;
-  listRuns(filter?: { integrationId?: string; limit?: number }): Promise<RunRecord[]>;
+  listRuns(filter?: { integrationId?: string; limit?: number; status?: RunStatus }): Promise<RunRecord[]>;
+  /** Runs that reached a final state in [from, to), oldest first (the daily digest). */
+  runsFinishedBetween(from: Date, to: Date): Promise<RunRecord[]>;
   lastRuns(): Promise<Map<string, RunRecord>>;
   /** The newest run that put a file in the vendor's folder (succeeded, not a dry run, remote path set). */
   lastDelivered(integrationId: string): Promise<RunRecord | undefined>;
@@ -151,6 +185,10 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       created_at: now,
       host: input.host,
       pid: input.pid,
+      attempt: input.attempt ?? 1,
+      retry_of: input.retryOf ?? null,
+      note: input.note ?? null,
+      ...(status === 'running' && input.lease ? { lease_owner: input.lease.owner, lease_expires_at: iso(input.lease.until) } : {}),
       ...extra,
     };
     const [inserted] = await knex('runs').insert(row).returning('*');
@@ -176,13 +214,116 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       const running = await knex('runs').where({ integration_id: input.integrationId, status: 'running' }).first();
       if (!running) return this.claimRun(input); // the other run finished in between: try again
       const now = iso(clock.now());
+      if (input.whenBusy === 'queue') {
+        try {
+          const queued = await insertRun(input, 'queued', {
+            not_before: now,
+            note: `queued behind run ${running.id}, which was still going (overlap policy queue-one)`,
+          });
+          return { claimed: false, reason: 'queued', run: queued, runningId: Number(running.id) };
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          // One is queued already: queue-one keeps one, so this slot is skipped.
+        }
+      }
       const skipped = await insertRun(input, 'skipped', {
         started_at: now,
         finished_at: now,
         error_kind: 'already_running',
         error: `integration ${input.integrationId} is already running (run ${running.id}); this run was skipped`,
+        note: input.whenBusy === 'queue' ? 'skipped: another run was already queued (overlap policy queue-one keeps one)' : 'skipped: the previous run was still going (overlap policy skip)',
       });
       return { claimed: false, reason: 'already_running', run: skipped, runningId: running.id };
+    },
+    async dbNow() {
+      if (knex.client.config.client === 'pg') {
+        const res = await knex.raw<{ rows: { now: Date }[] }>('SELECT now() AS now');
+        return new Date(res.rows[0]!.now);
+      }
+      return new Date(); // SQLite is a file on this host: its clock is this host's
+    },
+    async recordDecisions(inputs) {
+      if (inputs.length === 0) return 0;
+      const now = iso(clock.now());
+      let recorded = 0;
+      // In chunks, each ignoring slots already recorded (by another daemon, or an earlier decision).
+      for (let i = 0; i < inputs.length; i += 200) {
+        const rows = inputs.slice(i, i + 200).map((input) => ({
+          integration_id: input.integrationId,
+          district_id: input.districtId,
+          extract: input.extract,
+          trigger: input.trigger,
+          requested_by: input.requestedBy,
+          scheduled_for: input.scheduledFor ? iso(input.scheduledFor) : null,
+          params_json: JSON.stringify(input.params),
+          status: input.status,
+          dry_run: false,
+          created_at: now,
+          started_at: null,
+          finished_at: now,
+          host: input.host,
+          pid: input.pid,
+          error_kind: input.errorKind,
+          error: input.note,
+          note: input.note,
+        }));
+        const inserted = await knex('runs').insert(rows).onConflict(['integration_id', 'scheduled_for']).ignore().returning('id');
+        recorded += inserted.length;
+      }
+      return recorded;
+    },
+    async enqueue(input) {
+      try {
+        return await insertRun(input, 'queued', { not_before: iso(input.notBefore) });
+      } catch (err) {
+        if (isUniqueViolation(err)) return undefined;
+        throw err;
+      }
+    },
+    async claimQueued(lease, now, limit, integrationId) {
+      const q = knex('runs').where({ status: 'queued' }).where('not_before', '<=', iso(now)).orderBy('not_before').orderBy('id').limit(limit);
+      if (integrationId) q.where({ integration_id: integrationId });
+      const due = await q;
+      const claimed: RunRecord[] = [];
+      for (const row of due) {
+        try {
+          const n = await knex('runs')
+            .where({ id: row.id, status: 'queued' })
+            .update({ status: 'running', lease_owner: lease.owner, lease_expires_at: iso(lease.until) });
+          if (n === 1) claimed.push((await getRun(Number(row.id)))!);
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err; // another run of the integration is going: it waits its turn
+        }
+      }
+      return claimed;
+    },
+    async renewLeases(owner, until) {
+      return knex('runs').where({ status: 'running', lease_owner: owner }).update({ lease_expires_at: iso(until) });
+    },
+    async reapLapsedLeases(now) {
+      const lapsed = await knex('runs').where({ status: 'running' }).whereNotNull('lease_expires_at').where('lease_expires_at', '<', iso(now));
+      const reaped: RunRecord[] = [];
+      for (const r of lapsed) {
+        const n = await knex('runs')
+          .where({ id: r.id, status: 'running', lease_owner: r.lease_owner })
+          .update({
+            status: 'interrupted',
+            finished_at: iso(now),
+            error_kind: 'aborted',
+            error: `the daemon running it (${r.lease_owner}) stopped renewing its lease; the run did not finish`,
+          });
+        if (n === 1) reaped.push((await getRun(Number(r.id)))!);
+      }
+      return reaped;
+    },
+    async lastSlots() {
+      const rows = (await knex('runs').select('integration_id').max({ last: 'scheduled_for' }).whereNotNull('scheduled_for').groupBy('integration_id')) as { integration_id: string; last: string | Date }[];
+      return new Map(rows.map((r) => [String(r.integration_id), new Date(r.last)]));
+    },
+    async runsWithStatus(status, integrationId) {
+      const q = knex('runs').where({ status }).orderBy('id');
+      if (integrationId) q.where({ integration_id: integrationId });
+      return (await q).map(rowToRun);
     },
     async markStarted(runId) {
       await knex('runs').where({ id: runId }).update({ started_at: iso(clock.now()) });
@@ -211,7 +352,12 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
     async listRuns(filter = {}) {
       const q = knex('runs').orderBy('id', 'desc').limit(filter.limit ?? 50);
       if (filter.integrationId) q.where({ integration_id: filter.integrationId });
+      if (filter.status) q.where({ status: filter.status });
       return (await q).map(rowToRun);
+    },
+    async runsFinishedBetween(from, to) {
+      const rows = await knex('runs').where('finished_at', '>=', iso(from)).where('finished_at', '<', iso(to)).orderBy('finished_at').orderBy('id');
+      return rows.map(rowToRun);
     },
     async lastRuns() {
       const rows = await knex('runs').whereIn('id', knex('runs').max('id').groupBy('integration_id'));

@@ -82,7 +82,7 @@ afterEach(() => {
   fake.faults.disabledEndpoints = [];
 });
 
-const district: District = { id: DISTRICT, name: DISTRICT, gradeBands: {}, file: `${DISTRICT}.yaml` };
+const district: District = { id: DISTRICT, name: DISTRICT, gradeBands: {}, blackouts: [], file: `${DISTRICT}.yaml` };
 const extractNamed = (name: string): Extract => {
   const e = extracts.get(name);
   if (!e) throw new Error(`extract ${name} was not loaded`);

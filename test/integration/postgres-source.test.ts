@@ -17,7 +17,7 @@ import { freePort } from '../helpers/postgres.js';
 
 const EXTRACTS_DIR = join(import.meta.dirname, '..', '..', 'extracts');
 const INTEGRATION = 'hilltop-fastbridge-pg';
-const HILLTOP: District = { id: 'hilltop-csd', name: 'Hilltop', gradeBands: { ES: 'K-5' }, file: 'test' };
+const HILLTOP: District = { id: 'hilltop-csd', name: 'Hilltop', gradeBands: { ES: 'K-5' }, blackouts: [], file: 'test' };
 const AS_OF = new Date('2026-11-23T15:00:00Z');
 
 /** An extract as the loader builds it, read from the repository's extracts folder. */

@@ -76,7 +76,7 @@ describe.each(DISTRICTS)('PowerSchool extract library against the fake PowerScho
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const district: District = { id: districtId, name: districtId, gradeBands: {}, file: `${districtId}.yaml` };
+  const district: District = { id: districtId, name: districtId, gradeBands: {}, blackouts: [], file: `${districtId}.yaml` };
   const extractOf = (name: string): Extract => {
     const e = extracts.get(name);
     if (!e) throw new Error(`extract ${name} was not loaded`);

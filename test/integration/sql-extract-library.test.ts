@@ -129,7 +129,7 @@ describe('SQL extract library: SQLite, PostgreSQL and SchoolTool twins', () => {
     expect(extract.sourceKind).toBe(kind);
     return extract;
   };
-  const district = (id: string): District => ({ id, name: id, gradeBands: {}, file: `${id}.yaml` });
+  const district = (id: string): District => ({ id, name: id, gradeBands: {}, blackouts: [], file: `${id}.yaml` });
   /** The parameters the way a run resolves them: declared defaults, the standard filters, asOf from NOW in New York. */
   const bindsOf = (extract: Extract, districtId: string, supplied: Supplied) =>
     resolveParams('sql-library', extract, district(districtId), { districtId, ...supplied }, NOW, 'America/New_York').binds;

@@ -4,7 +4,7 @@ import { dateInZone, parseGrades, resolveParams, schoolYearOf } from '../../src/
 import type { StandardFilter } from '../../src/config/schema.js';
 import { FerryError } from '../../src/core/errors.js';
 
-const district: District = { id: 'hilltop-csd', name: 'Hilltop CSD', gradeBands: { ES: 'K-5', MS: '6-8', HS: '9-12' }, file: 'integrations/hilltop.yaml' };
+const district: District = { id: 'hilltop-csd', name: 'Hilltop CSD', gradeBands: { ES: 'K-5', MS: '6-8', HS: '9-12' }, blackouts: [], file: 'integrations/hilltop.yaml' };
 
 function extract(filters: StandardFilter[], params: Extract['params'] = {}): Extract {
   return { name: 'roster', description: 'test roster', sourceKind: 'sqlite', filters, params, columns: [{ name: 'id', type: 'string' }], sql: 'SELECT 1', file: 'extract.yaml' };

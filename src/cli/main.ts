@@ -10,6 +10,7 @@ import { cmdPreview, cmdRun } from './commands/run-commands.js';
 import { cmdCheckFile } from './commands/check-file.js';
 import { cmdTestConnection } from './commands/source-commands.js';
 import { cmdSetEnabled } from './commands/state-commands.js';
+import { cmdWhy } from './commands/why-command.js';
 import type { GlobalOptions, Io } from './context.js';
 
 /** The admin CLI. Only this layer prints and picks exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
@@ -98,6 +99,14 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option('-n, --count <n>', 'how many', positiveInt, 5)
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdNext(id, { ...g(cmd), ...o }, io);
+    });
+
+  program
+    .command('why <id>')
+    .description('in plain sentences: last and next slots, what was missed and why, what is running, blackouts, enabled')
+    .option('--json', 'JSON output')
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdWhy(id, { ...g(cmd), ...o }, io);
     });
 
   program

@@ -1,0 +1,222 @@
+import os from 'node:os';
+import type { Logger } from 'winston';
+import type { FerryConfig } from '../config/model.js';
+import type { Clock } from '../core/clock.js';
+import type { EventBus } from '../core/events.js';
+import type { RunRecord, RunStore } from '../store/run-store.js';
+import { alertMails, webhookText } from './batch.js';
+import { DIGEST_PERIOD_MS, digestMails, nextDigestAt } from './digest.js';
+import { sendMails } from './email.js';
+import { runAlert, storeRecoveredAlert, storeUnreachableAlert, type Alert } from './messages.js';
+import { postWebhook } from './webhook.js';
+
+export interface AlerterDeps {
+  config: FerryConfig;
+  bus: EventBus;
+  /** Read only: the digest's runs, and whether a failed run has a retry queued. */
+  store: Pick<RunStore, 'runsFinishedBetween' | 'runsWithStatus'>;
+  logger: Logger;
+  clock: Clock;
+  /** Named in the store alerts; defaults to this machine's host name. */
+  host?: string;
+}
+
+export interface Alerter {
+  /** Listen to the bus and arm the digest timer; idempotent. */
+  start(): void;
+  /** Stop listening, disarm the timer and wait for sends in flight; idempotent, returns the same promise. */
+  stop(): Promise<void>;
+  /** Send the digest for runs finished in the 24 hours before `end`. Never throws; failures are logged. */
+  sendDigest(end: Date): Promise<void>;
+  /** Resolves once every alert and digest already raised has been sent (or given up on). */
+  idle(): Promise<void>;
+  /** When the digest timer will next send; null when there is no digest (off, no email, not started, stopped). */
+  nextDigestAt(): Date | null;
+}
+
+/**
+ * A timer never waits longer than this before looking at the clock again: setTimeout overflows past ~24.8 days (a
+ * monthly digest cron), and a host that slept or had its clock set must not send a digest hours off.
+ */
+const MAX_TIMER_MS = 60 * 60 * 1000;
+
+/**
+ * Turns bus events into webhook posts and emails, and sends the daily digest. Sending happens off the emitter's
+ * path: listeners only queue, so a slow SMTP server never holds up the runner or the scheduler.
+ */
+export function createAlerter(deps: AlerterDeps): Alerter {
+  const { config, bus, store, clock } = deps;
+  const alerts = config.alerts;
+  const logger = deps.logger.child({ component: 'alerts' });
+  const host = deps.host ?? os.hostname();
+  const inflight = new Set<Promise<unknown>>();
+  const unsubscribe: (() => void)[] = [];
+  let pending: Alert[] = [];
+  let draining = false;
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  let storeDown = false;
+  let timer: NodeJS.Timeout | undefined;
+  let digestDue: Date | null = null;
+
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p)).catch(() => undefined);
+    return p;
+  };
+
+  const idle = async (): Promise<void> => {
+    // A send may queue another (alerts raised meanwhile), so look again until nothing is left.
+    while (inflight.size > 0) await Promise.allSettled([...inflight]);
+  };
+
+  const wants = (kind: Alert['kind']) => alerts !== null && alerts.on.includes(kind);
+
+  const raise = (alert: Alert | undefined) => {
+    if (!alert || stopping || !wants(alert.kind)) return;
+    pending.push(alert);
+    if (!draining) {
+      draining = true;
+      track(drain());
+    }
+  };
+
+  /**
+   * A failure the runner will retry is not worth waking anyone for: a network blip that the second attempt gets past
+   * would teach contacts to ignore Ferry. The runner queues the retry before it announces the failure, so the store
+   * already shows it. The last attempt alerts (its message says which attempt it was); so does any failure when the
+   * store cannot be asked.
+   */
+  const raiseUnlessRetried = async (run: RunRecord, alert: Alert) => {
+    const chain = run.retryOf ?? run.id;
+    try {
+      const next = [...(await store.runsWithStatus('queued', run.integrationId)), ...(await store.runsWithStatus('running', run.integrationId))];
+      if (next.some((r) => r.retryOf === chain && r.attempt > run.attempt)) {
+        logger.info('failure not alerted: a retry is queued', { runId: run.id, integration: run.integrationId, attempt: run.attempt });
+        return;
+      }
+    } catch (err) {
+      logger.debug('cannot tell whether a retry is queued; alerting', { runId: run.id, error: (err as Error).message });
+    }
+    raise(alert);
+  };
+
+  // Waits one microtask before taking the queue, so that a burst emitted in one synchronous loop goes out as one batch.
+  const drain = async () => {
+    try {
+      await Promise.resolve();
+      while (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        try {
+          await deliver(batch);
+        } catch (err) {
+          // The senders never throw; this is a bug in wording a message. Log it and keep the daemon up.
+          logger.error('alerts not sent', { count: batch.length, error: (err as Error).message });
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  };
+
+  const deliver = async (batch: readonly Alert[]) => {
+    if (!alerts) return;
+    logger.info('alerts raised', { count: batch.length, kinds: [...new Set(batch.map((a) => a.label))].join(',') });
+    const sends: Promise<unknown>[] = [];
+    if (alerts.webhook) sends.push(postWebhook(alerts.webhook, webhookText(batch), { configDir: config.dir, logger }));
+    if (alerts.email) sends.push(sendMails(alerts.email, alertMails(batch, config, alerts.email.to), { configDir: config.dir, logger }));
+    await Promise.all(sends);
+  };
+
+  const sendDigest = (end: Date): Promise<void> =>
+    track(
+      (async () => {
+        const email = alerts?.email;
+        if (!email) return;
+        let runs;
+        try {
+          runs = await store.runsFinishedBetween(new Date(end.getTime() - DIGEST_PERIOD_MS), end);
+        } catch (err) {
+          logger.warn('digest not sent: the run store cannot be read', { end: end.toISOString(), error: (err as Error).message });
+          return;
+        }
+        const timezone = alerts.digest === false ? 'UTC' : alerts.digest.timezone;
+        try {
+          const mails = digestMails({ config, runs, end, timezone }, email.to);
+          const sent = await sendMails(email, mails, { configDir: config.dir, logger });
+          logger.info('digest sent', { end: end.toISOString(), runs: runs.length, messages: sent, of: mails.length });
+        } catch (err) {
+          // As above: a bug in wording, which must not become an unhandled rejection in a timer.
+          logger.error('digest not sent', { end: end.toISOString(), error: (err as Error).message });
+        }
+      })(),
+    );
+
+  const armDigest = (after: Date) => {
+    if (!alerts || alerts.digest === false || !alerts.email || stopping) return;
+    const due = nextDigestAt(alerts.digest, after);
+    if (!due) {
+      logger.warn('digest cron never matches within a year: no digest will be sent', { cron: alerts.digest.cron });
+      return;
+    }
+    digestDue = due;
+    wait(due);
+  };
+
+  const wait = (due: Date) => {
+    const ms = Math.min(Math.max(due.getTime() - clock.now().getTime(), 0), MAX_TIMER_MS);
+    timer = setTimeout(() => {
+      timer = undefined;
+      const now = clock.now();
+      if (now < due) return wait(due);
+      void sendDigest(due);
+      // From now, not from `due`: after a long sleep, send one late digest rather than one per day missed.
+      armDigest(now);
+    }, ms);
+    // The daemon's other handles keep it alive; a pending digest alone must not.
+    timer.unref();
+  };
+
+  return {
+    start() {
+      if (started || !alerts) return;
+      started = true;
+      if (!alerts.webhook && !alerts.email) logger.warn('alerts configured with neither a webhook nor email: nothing will be sent');
+      unsubscribe.push(
+        bus.on('run.finished', ({ run }) => {
+          // A dry run is someone trying Ferry out at a terminal: they see the result there.
+          if (run.dryRun) return;
+          const alert = runAlert(run, config);
+          if (!alert || !wants(alert.kind)) return;
+          if (alert.kind === 'failed') track(raiseUnlessRetried(run, alert));
+          else raise(alert);
+        }),
+        bus.on('store.unreachable', (e) => {
+          if (storeDown) return; // once per outage, even if the watchdog repeats itself
+          storeDown = true;
+          raise(storeUnreachableAlert(e, host));
+        }),
+        bus.on('store.recovered', (e) => {
+          if (!storeDown) return;
+          storeDown = false;
+          raise(storeRecoveredAlert(e, host));
+        }),
+      );
+      armDigest(clock.now());
+    },
+    stop() {
+      stopping ??= (async () => {
+        for (const off of unsubscribe.splice(0)) off();
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        digestDue = null;
+        await idle();
+      })();
+      return stopping;
+    },
+    sendDigest,
+    idle,
+    nextDigestAt: () => digestDue,
+  };
+}

@@ -1,0 +1,108 @@
+import type { FerryConfig } from '../config/model.js';
+import { compileSchedule, nextSlots } from '../scheduler/slots.js';
+import type { RunRecord, RunStatus } from '../store/run-record.js';
+import type { AlertMail } from './batch.js';
+import { districtName, formatLocal } from './messages.js';
+import { recipientsOf } from './recipients.js';
+
+export const DIGEST_PERIOD_MS = 24 * 60 * 60 * 1000;
+
+/** Final statuses in the order a reader scans them: the good news first, then what needs a look. */
+const SHOWN: readonly RunStatus[] = ['succeeded', 'skipped', 'failed', 'interrupted', 'held', 'missed'];
+const ATTENTION: ReadonlySet<RunStatus> = new Set(['failed', 'interrupted', 'held', 'missed']);
+
+/** The next digest after `after`, in the digest's own time zone; undefined when the cron never matches within a year. */
+export function nextDigestAt(digest: { cron: string; timezone: string }, after: Date): Date | undefined {
+  return nextSlots(compileSchedule(digest.cron), digest.timezone, after, 1)[0];
+}
+
+export interface DigestInput {
+  config: FerryConfig;
+  /** Runs finished in [end − 24 h, end). */
+  runs: readonly RunRecord[];
+  end: Date;
+  timezone: string;
+}
+
+/**
+ * One message to each district contact whose district had runs in the period (a quiet district gets no mail: a
+ * daily "nothing happened" teaches people to ignore Ferry), and one combined message with every district for
+ * `email.to`, so the service desk reads one mail instead of one per district.
+ */
+export function digestMails(input: DigestInput, always: readonly string[]): AlertMail[] {
+  const { config, runs, end, timezone } = input;
+  const byDistrict = new Map<string, RunRecord[]>();
+  for (const id of config.districts.keys()) byDistrict.set(id, []);
+  for (const run of runs) {
+    const list = byDistrict.get(run.districtId);
+    if (list) list.push(run);
+    else byDistrict.set(run.districtId, [run]); // a district since removed from config still had runs
+  }
+  const day = formatLocal(end, timezone).slice(0, 10);
+  const period = `the 24 hours before ${formatLocal(end, timezone)}`;
+  const mails: AlertMail[] = [];
+  const sections: string[] = [];
+  const quiet: string[] = [];
+  for (const [districtId, list] of byDistrict) {
+    if (list.length === 0) {
+      // Only districts that have integrations are worth naming as quiet.
+      if ([...config.integrations.values()].some((i) => i.district.id === districtId)) quiet.push(`${districtName(config, districtId)} (${districtId})`);
+      continue;
+    }
+    const name = districtName(config, districtId);
+    const section = districtSection(name, districtId, list, period, config);
+    sections.push(section);
+    const to = recipientsOf([config.districts.get(districtId)?.contact]);
+    if (to.length > 0) mails.push({ to, subject: `[Ferry] digest ${day}, ${name}: ${summary(list)}`, text: `${section}\n\n${FOOTER}` });
+  }
+  const desk = recipientsOf(always);
+  if (desk.length > 0) {
+    const head = `Ferry's digest for ${period}: ${summary(runs)} across ${sections.length} district${sections.length === 1 ? '' : 's'}.`;
+    const tail = quiet.length > 0 ? [`No runs finished for ${quiet.join(', ')}.`] : [];
+    const text = [head, ...sections, ...tail, FOOTER].join('\n\n');
+    const districts = sections.length === 1 ? '1 district' : `${sections.length} districts`;
+    mails.push({ to: desk, subject: `[Ferry] digest ${day}: ${summary(runs)} in ${districts}`, text });
+  }
+  return mails;
+}
+
+const FOOTER = 'Ferry sends this digest once a day. `ferry history` lists every run; `ferry logs <run-id>` shows one.\n';
+
+function districtSection(name: string, districtId: string, runs: readonly RunRecord[], period: string, config: FerryConfig): string {
+  const lines = [`${name} (${districtId}): ${runs.length} run${runs.length === 1 ? '' : 's'} finished in ${period}.`, `By status: ${counts(runs)}.`];
+  const attention = runs.filter((r) => ATTENTION.has(r.status));
+  if (attention.length === 0) {
+    lines.push('Nothing needs attention.');
+  } else {
+    lines.push('Needing attention:');
+    for (const run of attention) lines.push(`  ${attentionLine(run, config)}`);
+  }
+  return lines.join('\n');
+}
+
+function attentionLine(run: RunRecord, config: FerryConfig): string {
+  const timezone = config.integrations.get(run.integrationId)?.schedule.timezone ?? 'UTC';
+  const when = run.scheduledFor ? ` (slot ${formatLocal(run.scheduledFor, timezone)})` : '';
+  const reason = run.status === 'held' ? run.holdReason : (run.error ?? run.note);
+  const hint = run.status === 'held' ? `; once checked: ferry release ${run.id}` : '';
+  return `run ${run.id} ${run.integrationId} ${run.status}${when}${reason ? `: ${reason}` : ''}${hint}`;
+}
+
+/** "12 runs, 1 failed, 2 held" or "12 runs, all succeeded". */
+function summary(runs: readonly RunRecord[]): string {
+  const total = `${runs.length} run${runs.length === 1 ? '' : 's'}`;
+  if (runs.length > 0 && runs.every((r) => r.status === 'succeeded')) return `${total}, all succeeded`;
+  const bad = SHOWN.filter((s) => ATTENTION.has(s))
+    .map((s) => [s, runs.filter((r) => r.status === s).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`);
+  return [total, ...bad].join(', ');
+}
+
+/** "11 succeeded, 1 failed, 1 missed": only the statuses that occurred. */
+function counts(runs: readonly RunRecord[]): string {
+  return SHOWN.map((s) => [s, runs.filter((r) => r.status === s).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`)
+    .join(', ');
+}

@@ -10,6 +10,7 @@ export const ERROR_KINDS = [
   'source_connect', // database/API unreachable
   'source_auth', // wrong credentials for a source
   'source_query', // the query failed (bad SQL, missing table…)
+  'source_transient', // the database gave up on the query for now (deadlock, serialization failure): try again
   'columns', // result columns do not match the extract's declared columns
   'format', // a value cannot be written in the output format
   'empty_result', // the extract returned no rows; nothing is delivered
@@ -19,7 +20,8 @@ export const ERROR_KINDS = [
   'path', // remote path escapes the base folder
   'upload',
   'spool', // local spool file could not be written
-  'aborted', // shutdown or timeout
+  'aborted', // shutdown: the run was stopped, not failed
+  'timeout', // the run went on longer than the integration's timeoutMinutes
   'already_running',
   'internal',
 ] as const;
@@ -31,6 +33,7 @@ const RETRYABLE: Record<ErrorKind, boolean> = {
   source_connect: true,
   source_auth: false,
   source_query: false,
+  source_transient: true,
   columns: false,
   format: false,
   empty_result: false,
@@ -40,7 +43,8 @@ const RETRYABLE: Record<ErrorKind, boolean> = {
   path: false,
   upload: true,
   spool: false,
-  aborted: false,
+  aborted: true,
+  timeout: true,
   already_running: false,
   internal: false,
 };

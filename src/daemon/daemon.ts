@@ -1,17 +1,31 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Clock } from '../core/clock.js';
+import { createEventBus, type EventBus } from '../core/events.js';
+import { formatProblem, tryLoadConfig } from '../config/loader.js';
 import { startDemoSftp } from '../demo/bootstrap.js';
 import type { EmbeddedSftpServer } from '../demo/sftp-server.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
+import { createQueueWorker, type QueueWorker } from '../scheduler/queue-worker.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
+import { compileSchedule } from '../scheduler/slots.js';
+import { startObservabilityServer } from '../observability/http-server.js';
+import { createAlerter } from '../alerts/alerter.js';
 
 export interface DaemonOptions {
   configDir: string;
+  /** Tests: a fixed clock instead of the store's. */
   clock?: Clock;
 }
 
 export interface Daemon {
   readonly runtime: Runtime;
+  readonly bus: EventBus;
+  readonly scheduler: Scheduler;
+  readonly worker: QueueWorker;
+  /** Load the configuration again; an invalid one is refused (logged) and the running one stays. True when applied. */
+  reload(): Promise<boolean>;
   /** Stop starting runs, let running ones finish within the grace period, interrupt the rest. Idempotent. */
   stop(reason: string): Promise<void>;
 }
@@ -25,52 +39,123 @@ export function isPidAlive(pid: number): boolean {
   }
 }
 
+/** Where a daemon leaves its pid, so that `ferry reload` on this host can find every daemon of this data folder. */
+export function pidDir(dataDir: string): string {
+  return path.join(dataDir, 'run');
+}
+
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const runtime = await openRuntime({ configDir: opts.configDir, logToConsole: true, ...(opts.clock ? { clock: opts.clock } : {}) });
-  const { config, store, logger, runner } = runtime;
+  const bus = createEventBus();
+  const runtime = await openRuntime({ configDir: opts.configDir, logToConsole: true, bus, ...(opts.clock ? { clock: opts.clock } : { syncClockWithStore: true }) });
+  const { store, logger, runner } = runtime;
+  const config = () => runtime.config;
+  const clock: Clock = { now: () => runtime.clock.now() };
   // LIFO cleanup: each releaser runs even if an earlier one failed.
   const releasers: (() => Promise<unknown>)[] = [() => runtime.close()];
   let demoSftp: EmbeddedSftpServer | undefined;
   let scheduler: Scheduler | undefined;
+  let worker: QueueWorker | undefined;
   try {
     const orphans = await store.interruptOrphans(os.hostname(), isPidAlive);
     if (orphans > 0) logger.warn('runs left running by a stopped process were marked interrupted', { count: orphans });
-    if (config.demo) {
-      demoSftp = await startDemoSftp(config.demo, logger);
+    const demo = config().demo;
+    if (demo) {
+      demoSftp = await startDemoSftp(demo, logger);
       releasers.push(() => demoSftp!.close());
-      logger.info('demo sftp server listening', { host: demoSftp.host, port: demoSftp.port, root: config.demo.sftp.root, hostKey: demoSftp.hostKeyFingerprint });
+      logger.info('demo sftp server listening', { host: demoSftp.host, port: demoSftp.port, root: demo.sftp.root, hostKey: demoSftp.hostKeyFingerprint });
     }
-    scheduler = createScheduler({
-      integrations: config.integrations.values(),
+    const s = config().scheduler;
+    worker = createQueueWorker({
+      store,
+      clock,
       logger,
-      onSlot: async (integration, scheduledFor) => {
-        const state = (await store.getStates()).get(integration.id);
-        if (!(state?.enabled ?? integration.enabled)) {
-          // Not a run, so not in the run history; the log answers "why didn't it run?".
-          logger.info('slot not run: integration disabled', { integration: integration.id, district: integration.district.id, scheduledFor: scheduledFor.toISOString(), reason: state?.reason ?? 'disabled in config' });
-          return;
-        }
-        await runner.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor });
+      bus,
+      runner,
+      integrations: () => config().integrations,
+      leaseMs: s.leaseSeconds * 1000,
+      capacity: config().concurrency.global,
+    });
+    const w = worker;
+    scheduler = createScheduler({
+      integrations: () => config().integrations.values(),
+      store,
+      clock,
+      logger,
+      bus,
+      misfireWindowMs: s.misfireWindowHours * 3_600_000,
+      run: async (integration, scheduledFor, note) => {
+        const report = await runner.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor, ...(note ? { note } : {}) });
+        // A slot queued behind this run (overlap policy queue-one) can start now rather than at the next poll.
+        if (report.run.status !== 'queued') await w.pollOnce(integration.id).then((r) => r.done);
+        return report;
       },
     });
-    scheduler.start();
+    // Leases are checked first: runs a dead daemon left behind are interrupted (and retried) before new slots start.
+    await worker.reapOnce();
+    await scheduler.start();
     releasers.push(() => scheduler!.stop());
+    worker.start({ pollMs: s.pollSeconds * 1000, heartbeatMs: s.heartbeatSeconds * 1000, reapMs: Math.max(1000, (s.leaseSeconds * 1000) / 2) });
+    releasers.push(() => w.stop());
+    const clockSync = setInterval(() => {
+      const synced = runtime.clock as Clock & { sync?: () => Promise<void> };
+      void synced.sync?.().catch(() => undefined);
+    }, 300_000);
+    releasers.push(async () => clearInterval(clockSync));
+    const http = config().http;
+    if (http) {
+      try {
+        const tickMs = Math.min(60_000, ...[...config().integrations.values()].map((i) => compileSchedule(i.schedule.cron).stepMs));
+        const srv = await startObservabilityServer({ config: config(), bus, store, clock, logger, schedulerTickMs: tickMs });
+        releasers.push(() => srv.close());
+        logger.info('http endpoint listening', { host: srv.host, port: srv.port, paths: ['/healthz', '/metrics'] });
+      } catch (err) {
+        // Another daemon on this host may hold the port: scheduling matters more than metrics, so go on without it.
+        logger.error('http endpoint not started; the daemon runs without /healthz and /metrics', { error: (err as Error).message, host: http.host, port: http.port });
+      }
+    }
+    if (config().alerts) {
+      const alerter = createAlerter({ config: config(), bus, store, logger, clock });
+      alerter.start();
+      // Released at shutdown after the runner has drained, so the last runs' alerts still go out.
+      releasers.push(() => alerter.stop());
+    }
+    const pidFile = path.join(pidDir(config().dataDir), `ferryd-${process.pid}.pid`);
+    fs.mkdirSync(path.dirname(pidFile), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+    releasers.push(async () => fs.rmSync(pidFile, { force: true }));
   } catch (err) {
     await runReleasers(releasers);
     throw err;
   }
   const states = await store.getStates();
-  const enabled = [...config.integrations.values()].filter((i) => states.get(i.id)?.enabled ?? i.enabled).length;
-  logger.info('daemon started', { integrations: config.integrations.size, enabled, pid: process.pid, store: config.store.kind });
+  const integrations = [...config().integrations.values()];
+  const enabled = integrations.filter((i) => states.get(i.id)?.enabled ?? i.enabled).length;
+  logger.info('daemon started', { integrations: integrations.length, enabled, pid: process.pid, store: config().store.kind, leaseOwner: runner.leaseOwner });
 
   let stopping: Promise<void> | undefined;
   return {
     runtime,
+    bus,
+    scheduler,
+    worker,
+    async reload() {
+      const res = tryLoadConfig(opts.configDir, clock.now());
+      if (!res.ok) {
+        logger.error('reload refused: the new configuration has problems; the running one stays', { problems: res.problems.length });
+        for (const p of res.problems) logger.error('config problem', { problem: formatProblem(p) });
+        return false;
+      }
+      runtime.setConfig(res.config);
+      scheduler!.refresh();
+      logger.info('configuration reloaded', { integrations: res.config.integrations.size });
+      return true;
+    },
     stop(reason) {
       stopping ??= (async () => {
         logger.info('daemon stopping', { reason, running: runner.active() });
         await scheduler?.stop();
-        const idle = await runner.waitIdle(config.shutdownGraceSeconds * 1000);
+        await worker?.stop().catch(() => undefined);
+        const idle = await runner.waitIdle(config().shutdownGraceSeconds * 1000);
         if (!idle) {
           logger.warn('grace period over: interrupting runs still going', { running: runner.active() });
           runner.abortAll('the daemon is shutting down');

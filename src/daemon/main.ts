@@ -35,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // SIGHUP (or `ferry reload`): load the configuration again; an invalid one is refused and logged.
+    process.on('SIGHUP', () => void daemon.reload().catch(() => undefined));
   });
 }
 

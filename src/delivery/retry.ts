@@ -21,7 +21,7 @@ export async function retryWithBackoff<T>(fn: (attempt: number) => Promise<T>, o
     try {
       return await fn(attempt);
     } catch (err) {
-      const retryable = isFerryError(err) && err.retryable;
+      const retryable = isFerryError(err) && err.retryable && err.kind !== 'aborted' && err.kind !== 'timeout';
       if (!retryable || attempt > opts.retries || opts.signal?.aborted) throw err;
       const cap = Math.min(max, base * 2 ** (attempt - 1));
       await sleep(cap / 2 + Math.random() * (cap / 2), opts.signal);

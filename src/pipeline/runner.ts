@@ -1,18 +1,21 @@
+import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'winston';
 import { createSource } from '../../connectors/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Destination } from '../core/destination.js';
 import { FerryError, toFerryError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
 import type { Source } from '../core/source.js';
 import type { FerryConfig, Integration } from '../config/model.js';
 import { resolveIntegrationParams, type ResolvedParams } from '../config/params.js';
 import { createDestination } from '../delivery/create-destination.js';
 import type { RunLogCollector } from '../logging/logger.js';
-import type { Limiter } from '../scheduler/limiter.js';
+import type { Limiter, LimitKey } from '../scheduler/limiter.js';
 import type { RunRecord, RunStore, RunTrigger } from '../store/run-store.js';
 import { executeRun, type RunResult } from './execute-run.js';
 import { releaseHeldRun } from './release-run.js';
+import { retryDelayMs } from './retry-policy.js';
 
 export interface RunRequest {
   trigger: RunTrigger;
@@ -23,6 +26,8 @@ export interface RunRequest {
   dryRun?: boolean;
   /** A OneRoster delta integration sends a bulk (its new baseline) this time: `ferry run --bulk`. */
   forceBulk?: boolean;
+  /** The scheduler's reason for this run, recorded on it (a catch-up after downtime). */
+  note?: string;
   signal?: AbortSignal;
   onProgress?: (rows: number) => void;
 }
@@ -33,6 +38,8 @@ export interface RunOutcomeReport {
   spoolPath: string | null;
   /** The error, when the run failed. */
   error?: FerryError;
+  /** A retry queued after this run failed. */
+  retry?: RunRecord;
 }
 
 export interface RunnerDeps {
@@ -42,15 +49,25 @@ export interface RunnerDeps {
   collector: RunLogCollector;
   limiter: Limiter;
   clock: Clock;
+  bus?: EventBus | undefined;
+  /** Who holds the leases of the runs this runner claims (a daemon id); default: host, pid and a random tag. */
+  leaseOwner?: string;
   /** Tests may swap factories for real ones pointed elsewhere; production uses the defaults. */
   openSource?: (integration: Integration) => Source;
   openDestination?: (integration: Integration, logger: Logger) => Destination;
+  /** 0 ≤ x < 1, for retry jitter; injectable so tests know the delay. */
+  random?: () => number;
 }
 
 export interface Runner {
   run(integration: Integration, request: RunRequest): Promise<RunOutcomeReport>;
+  /** Carry out a run already claimed from the queue (a retry, or a slot queued behind a running run). */
+  runClaimed(integration: Integration, run: RunRecord, request?: Pick<RunRequest, 'signal'>): Promise<RunOutcomeReport>;
   /** Deliver a run the safety gate held (`ferry release`); throws a FerryError when it is not held or delivery fails. */
   release(runId: number, by: string, signal?: AbortSignal): Promise<RunRecord>;
+  /** The configuration new runs use (after a reload). */
+  setConfig(config: FerryConfig): void;
+  readonly leaseOwner: string;
   /** Runs in progress in this process. */
   active(): number;
   /** Abort every run in progress (shutdown); they end as `interrupted`. */
@@ -60,12 +77,16 @@ export interface Runner {
 }
 
 export function createRunner(deps: RunnerDeps): Runner {
-  const { config, store, clock, collector, limiter } = deps;
+  const { store, clock, collector, limiter } = deps;
+  let config = deps.config;
   const controllers = new Map<number, AbortController>();
   const inFlight = new Set<Promise<unknown>>();
   const host = os.hostname();
+  const leaseOwner = deps.leaseOwner ?? `${host}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
+  const random = deps.random ?? Math.random;
   const openSource = deps.openSource ?? ((i: Integration) => createSource(i.source, { configDir: config.dir, integration: i.id }));
   const openDestination = deps.openDestination ?? ((i: Integration, logger: Logger) => createDestination(i.destination, { configDir: config.dir, integration: i.id, logger }));
+  const lease = () => ({ owner: leaseOwner, until: new Date(clock.now().getTime() + config.scheduler.leaseSeconds * 1000) });
 
   async function run(integration: Integration, req: RunRequest): Promise<RunOutcomeReport> {
     const scheduledFor = req.scheduledFor ?? null;
@@ -89,21 +110,51 @@ export function createRunner(deps: RunnerDeps): Runner {
       dryRun: req.dryRun ?? false,
       host,
       pid: process.pid,
+      lease: lease(),
+      // A queued slot runs later with the integration's own parameters: only scheduled runs queue.
+      whenBusy: integration.overlap === 'queue-one' && req.trigger === 'schedule' ? 'queue' : 'skip',
+      note: req.note ?? null,
     });
     if (!claim.claimed && claim.reason === 'slot_taken') {
       // Another process (or an earlier fire) already recorded this slot: nothing to do, nothing new to record.
       deps.logger.debug('slot already recorded', { ...base, runId: claim.run.id, scheduledFor: scheduledFor?.toISOString() });
       return { run: claim.run, spoolPath: null };
     }
+    if (!claim.claimed && claim.reason === 'queued') {
+      deps.logger.info('run queued behind the run still going', { ...base, runId: claim.run.id, runningId: claim.runningId });
+      return { run: claim.run, spoolPath: null };
+    }
     if (!claim.claimed) {
       deps.logger.warn('run skipped: integration already running', { ...base, runId: claim.run.id, runningId: claim.runningId, trigger: req.trigger });
+      deps.bus?.emit({ type: 'run.finished', run: claim.run });
       return { run: claim.run, spoolPath: null, error: new FerryError('already_running', claim.run.error ?? `integration ${integration.id} is already running`, { integration: integration.id }) };
     }
-    const runId = claim.run.id;
+    return execute(integration, claim.run, req, params, paramError);
+  }
+
+  async function runClaimed(integration: Integration, record: RunRecord, req: Pick<RunRequest, 'signal'> = {}): Promise<RunOutcomeReport> {
+    let params: ResolvedParams | undefined;
+    let paramError: FerryError | undefined;
+    try {
+      // The run's own recorded parameters (a retry repeats what failed), resolved for its slot or for now.
+      params = resolveIntegrationParams(integration, { ...integration.params, ...record.params }, record.scheduledFor ?? clock.now(), integration.schedule.timezone);
+    } catch (err) {
+      paramError = toFerryError(err);
+    }
+    return execute(integration, record, { trigger: record.trigger, requestedBy: record.requestedBy, scheduledFor: record.scheduledFor, ...req }, params, paramError);
+  }
+
+  async function execute(integration: Integration, claimed: RunRecord, req: RunRequest, params: ResolvedParams | undefined, paramError: FerryError | undefined): Promise<RunOutcomeReport> {
+    const runId = claimed.id;
+    const scheduledFor = claimed.scheduledFor;
+    const base = { integration: integration.id, district: integration.district.id };
     const logger = deps.logger.child({ ...base, runId });
     const controller = new AbortController();
     controllers.set(runId, controller);
-    const signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
+    // The run timeout aborts the source query and the upload alike; it is told apart from a shutdown below.
+    const timeout = AbortSignal.timeout(integration.timeoutMs);
+    const signals = [controller.signal, timeout, ...(req.signal ? [req.signal] : [])];
+    const signal = AbortSignal.any(signals);
 
     const work = (async (): Promise<RunOutcomeReport> => {
       let result: RunResult | undefined;
@@ -111,11 +162,16 @@ export function createRunner(deps: RunnerDeps): Runner {
       let release: (() => void) | undefined;
       if (!failure) {
         try {
-          release = await limiter.acquire(`source:${integration.source.id}`, integration.source.maxConcurrency ?? config.concurrency.perSource, signal);
+          release = await limiter.acquire(limitKeys(integration), undefined, signal);
           await store.markStarted(runId);
-          logger.info('run started', { trigger: req.trigger, requestedBy: req.requestedBy, scheduledFor: scheduledFor?.toISOString() ?? null, dryRun: req.dryRun ?? false });
+          const started = (await store.getRun(runId)) ?? claimed;
+          deps.bus?.emit({ type: 'run.started', run: started, lagMs: scheduledFor && started.startedAt ? started.startedAt.getTime() - scheduledFor.getTime() : null });
+          logger.info('run started', { trigger: claimed.trigger, requestedBy: claimed.requestedBy, scheduledFor: scheduledFor?.toISOString() ?? null, dryRun: claimed.dryRun, attempt: claimed.attempt });
+          if (claimed.trigger === 'manual' && isInBlackout(integration, clock.now())) {
+            logger.warn('manual run during a blackout', { blackout: blackoutNow(integration, clock.now())?.reason });
+          }
           // A rerun is compared with the last delivered file too, so a still-small roster is held again.
-          const previous = integration.safety && !req.dryRun ? await store.lastDelivered(integration.id) : undefined;
+          const previous = integration.safety && !claimed.dryRun ? await store.lastDelivered(integration.id) : undefined;
           result = await executeRun(
             { runId, integration, scheduledFor, logger, signal, clock, params: params! },
             {
@@ -123,7 +179,7 @@ export function createRunner(deps: RunnerDeps): Runner {
               baselineDir: config.baselineDir,
               forceBulk: req.forceBulk,
               keepSpool: config.keepSpool,
-              dryRun: req.dryRun,
+              dryRun: claimed.dryRun,
               openSource: () => openSource(integration),
               openDestination: () => openDestination(integration, logger),
               onProgress: req.onProgress,
@@ -131,19 +187,29 @@ export function createRunner(deps: RunnerDeps): Runner {
             },
           );
         } catch (err) {
-          failure = signal.aborted && !(err instanceof FerryError && err.kind === 'aborted')
-            ? new FerryError('aborted', `integration ${integration.id}: run stopped before it finished; nothing was delivered`, { integration: integration.id, cause: err })
-            : toFerryError(err);
+          if (timeout.aborted && !controller.signal.aborted) {
+            failure = new FerryError('timeout', `integration ${integration.id}: the run went on longer than its ${formatMinutes(integration.timeoutMs)} timeout (timeoutMinutes) and was stopped; nothing was delivered`, {
+              integration: integration.id,
+              field: 'timeoutMinutes',
+              cause: err,
+            });
+          } else if (signal.aborted && !(err instanceof FerryError && err.kind === 'aborted')) {
+            failure = new FerryError('aborted', `integration ${integration.id}: run stopped before it finished; nothing was delivered`, { integration: integration.id, cause: err });
+          } else {
+            failure = toFerryError(err);
+          }
         } finally {
           release?.();
         }
       }
       let record: RunRecord;
+      let retry: RunRecord | undefined;
       if (failure) {
         const status = failure.kind === 'aborted' ? 'interrupted' : 'failed';
         logger.error(status === 'interrupted' ? 'run interrupted' : 'run failed', { errorKind: failure.kind, field: failure.field, error: failure.message });
         await store.appendLogs(runId, collector.take(runId));
         record = await store.finishRun(runId, { status, errorKind: failure.kind, error: failure.message });
+        retry = await queueRetry({ store, clock, logger, random }, integration, record, failure.retryable, failure.kind);
       } else if (result!.held) {
         const h = result!.held;
         logger.warn('delivery held', { rows: h.rows, previousRows: h.previousRows, drop: Number(h.drop.toFixed(4)), previousRunId: h.previousRunId, maxRowDrop: h.maxRowDrop });
@@ -172,7 +238,8 @@ export function createRunner(deps: RunnerDeps): Runner {
           bundleMode: result!.bundleMode ?? null,
         });
       }
-      return { run: record, spoolPath: result?.spoolPath ?? null, ...(failure ? { error: failure } : {}) };
+      deps.bus?.emit({ type: 'run.finished', run: record });
+      return { run: record, spoolPath: result?.spoolPath ?? null, ...(failure ? { error: failure } : {}), ...(retry ? { retry } : {}) };
     })();
     inFlight.add(work);
     try {
@@ -183,8 +250,20 @@ export function createRunner(deps: RunnerDeps): Runner {
     }
   }
 
+  function limitKeys(integration: Integration): LimitKey[] {
+    const keys: LimitKey[] = [{ key: `source:${integration.source.id}`, max: integration.source.maxConcurrency ?? config.concurrency.perSource }];
+    const dest = integration.destination;
+    if (dest.kind === 'sftp') keys.push({ key: `host:${dest.host}:${dest.port}`, max: dest.maxConcurrency ?? config.concurrency.perDestinationHost });
+    return keys;
+  }
+
   return {
     run,
+    runClaimed,
+    leaseOwner,
+    setConfig(next) {
+      config = next;
+    },
     release: (runId, by, signal) => releaseHeldRun({ config, store, logger: deps.logger, collector, clock, openDestination }, runId, by, signal),
     active: () => inFlight.size,
     abortAll(reason) {
@@ -205,4 +284,61 @@ export function createRunner(deps: RunnerDeps): Runner {
       return res;
     },
   };
+}
+
+/**
+ * The retry policy: a scheduled (or retry) run that failed for a reason that may pass (the error table's `retryable`:
+ * network, timeouts, 5xx/429, deadlocks, an interrupted run) gets a queued retry after a backoff, until the
+ * integration's maxAttempts. Bad SQL, bad credentials and failed checks are never retried; manual runs neither (the
+ * person who ran it sees the error). Also used for runs a dead daemon left behind.
+ */
+export async function queueRetry(
+  deps: { store: RunStore; clock: Clock; logger: Logger; random: () => number },
+  integration: Integration,
+  failed: RunRecord,
+  retryable: boolean,
+  kind: string,
+): Promise<RunRecord | undefined> {
+  const policy = integration.retry;
+  if (!policy || !retryable || failed.dryRun || failed.trigger === 'manual') return undefined;
+  if (failed.attempt >= policy.maxAttempts) {
+    deps.logger.warn('no retry left', { attempt: failed.attempt, maxAttempts: policy.maxAttempts, errorKind: kind });
+    return undefined;
+  }
+  const delay = retryDelayMs(policy, failed.attempt, deps.random);
+  const notBefore = new Date(deps.clock.now().getTime() + delay);
+  const attempt = failed.attempt + 1;
+  const retry = await deps.store.enqueue({
+    integrationId: integration.id,
+    districtId: integration.district.id,
+    extract: integration.extract.name,
+    trigger: 'retry',
+    requestedBy: 'scheduler',
+    scheduledFor: null,
+    params: failed.params,
+    host: os.hostname(),
+    pid: process.pid,
+    attempt,
+    retryOf: failed.retryOf ?? failed.id,
+    notBefore,
+    note: `retry ${attempt - 1} of ${policy.maxAttempts - 1} after run ${failed.id} (${kind}), not before ${notBefore.toISOString()}`,
+  });
+  if (retry) deps.logger.info('retry queued', { retryRunId: retry.id, attempt, notBefore: notBefore.toISOString(), delayMs: delay });
+  else deps.logger.info('retry not queued: a run of the integration is already queued', { attempt });
+  return retry;
+}
+
+function formatMinutes(ms: number): string {
+  const m = ms / 60_000;
+  return m >= 1 ? `${Number(m.toFixed(1))}-minute` : `${Math.round(ms / 1000)}-second`;
+}
+
+/** The blackout that covers `at` (its date in the integration's zone), if any. */
+export function blackoutNow(integration: Pick<Integration, 'blackouts' | 'schedule'>, at: Date): { from: string; to: string; reason: string } | undefined {
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: integration.schedule.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  return integration.blackouts.find((b) => day >= b.from && day <= b.to);
+}
+
+export function isInBlackout(integration: Pick<Integration, 'blackouts' | 'schedule'>, at: Date): boolean {
+  return blackoutNow(integration, at) !== undefined;
 }

@@ -9,12 +9,16 @@ import { createLogger, RunLogCollector } from '../logging/logger.js';
 import { createRunner, type Runner } from '../pipeline/runner.js';
 import { createLimiter } from '../scheduler/limiter.js';
 import { openRunStore, type RunStore } from '../store/run-store.js';
+import type { EventBus } from '../core/events.js';
+import { createStoreClock } from '../scheduler/store-clock.js';
 import path from 'node:path';
 import type winston from 'winston';
 
 /** What both the daemon and the CLI work with: config parsed once, the store, a logger and a runner. */
 export interface Runtime {
+  /** The configuration in force; the daemon swaps it on reload (SIGHUP / `ferry reload`). */
   readonly config: FerryConfig;
+  setConfig(next: FerryConfig): void;
   readonly store: RunStore;
   readonly logger: Logger;
   readonly runner: Runner;
@@ -29,11 +33,14 @@ export interface RuntimeOptions {
   logToConsole?: boolean;
   /** Extra winston transports, e.g. a test capture. */
   transports?: winston.transport[];
+  bus?: EventBus;
+  /** The daemon: follow the store's clock (several daemons on several hosts agree on time). */
+  syncClockWithStore?: boolean;
 }
 
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
-  const clock = opts.clock ?? systemClock;
-  const config = loadConfig(opts.configDir, clock.now());
+  const base = opts.clock ?? systemClock;
+  let config = loadConfig(opts.configDir, base.now());
   if (config.demo) await ensureDemo(config.demo);
   const collector = new RunLogCollector();
   const logger = createLogger({
@@ -46,15 +53,39 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     config.store.kind === 'sqlite'
       ? { kind: 'sqlite' as const, path: config.store.path }
       : { kind: 'postgres' as const, url: resolveSecret(config.store.url, { configDir: config.dir, owner: 'store', field: 'postgres.url' }) };
-  const store = await openRunStore(target, clock);
-  const runner = createRunner({ config, store, logger, collector, limiter: createLimiter(config.concurrency.global), clock });
-  let closing: Promise<void> | undefined;
-  return {
+  // The store's own clock is the store clock's source: the store is opened on the base clock, then follows it.
+  let clock: Clock = base;
+  const store = await openRunStore(target, { now: () => clock.now() });
+  if (opts.syncClockWithStore) {
+    const synced = createStoreClock(() => store.dbNow(), base);
+    await synced.sync();
+    clock = synced;
+  }
+  const bus = opts.bus;
+  const runner = createRunner({
     config,
     store,
     logger,
+    collector,
+    limiter: createLimiter(config.concurrency.global, (waiting) => bus?.emit({ type: 'queue.changed', waiting })),
+    clock: { now: () => clock.now() },
+    bus,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    get config() {
+      return config;
+    },
+    setConfig(next) {
+      config = next;
+      runner.setConfig(next);
+    },
+    store,
+    logger,
     runner,
-    clock,
+    get clock() {
+      return clock;
+    },
     close() {
       closing ??= (async () => {
         await store.close().catch(() => undefined);

@@ -84,8 +84,8 @@ export interface RunStore {
   /** The store's clock: daemons on several hosts agree on it whatever their own clocks say. */
   dbNow(): Promise<Date>;
   claimRun(input: ClaimInput): Promise<ClaimResult>;
-  /** Record a slot's decision (missed, blackout) as a final run; false when the slot is already recorded. */
-  recordDecisions(inputs: readonly DecisionInput[]): Promise<number>;
+  /** Record slots' decisions (missed, blackout) as final runs; returns those recorded (a slot already recorded is left as it is). */
+  recordDecisions(inputs: readonly DecisionInput[]): Promise<RunRecord[]>;
   /** A queued run (a retry after its backoff): undefined when the integration already has one queued. */
   enqueue(input: ClaimInput & { notBefore: Date }): Promise<RunRecord | undefined>;
   /** Due queued runs (not_before ≤ now) turned running under `lease`, oldest first; each is claimed by one caller only. */
@@ -243,9 +243,9 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       return new Date(); // SQLite is a file on this host: its clock is this host's
     },
     async recordDecisions(inputs) {
-      if (inputs.length === 0) return 0;
+      const recorded: RunRecord[] = [];
+      if (inputs.length === 0) return recorded;
       const now = iso(clock.now());
-      let recorded = 0;
       // In chunks, each ignoring slots already recorded (by another daemon, or an earlier decision).
       for (let i = 0; i < inputs.length; i += 200) {
         const rows = inputs.slice(i, i + 200).map((input) => ({
@@ -267,8 +267,8 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           error: input.note,
           note: input.note,
         }));
-        const inserted = await knex('runs').insert(rows).onConflict(['integration_id', 'scheduled_for']).ignore().returning('id');
-        recorded += inserted.length;
+        const inserted = await knex('runs').insert(rows).onConflict(['integration_id', 'scheduled_for']).ignore().returning('*');
+        recorded.push(...inserted.map(rowToRun));
       }
       return recorded;
     },

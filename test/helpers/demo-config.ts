@@ -26,6 +26,8 @@ export async function makeDemoConfigDir(opts: { cron?: string; extraFerry?: Reco
     extractsDir: path.join(REPO, 'extracts'),
     concurrency: { global: 4, perSource: 2 },
     shutdownGraceSeconds: 10,
+    // Any free port: several test daemons run at once, and a developer's own daemon may hold 9750.
+    http: { host: '127.0.0.1', port: 0 },
     sources: { 'demo-sis': { kind: 'sqlite', path: '../var/demo/sis.sqlite' } },
     destinations: {
       'demo-sftp': {

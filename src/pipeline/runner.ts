@@ -40,6 +40,16 @@ export interface RunOutcomeReport {
   error?: FerryError;
   /** A retry queued after this run failed. */
   retry?: RunRecord;
+  /** Where the time went (ms): waiting for a concurrency slot, doing the work, and the rest (Ferry's own overhead). */
+  timings?: RunTimings;
+}
+
+export interface RunTimings {
+  totalMs: number;
+  waitMs: number;
+  executeMs: number;
+  /** total − wait − execute: claiming, recording, logging, scheduling glue. */
+  overheadMs: number;
 }
 
 export interface RunnerDeps {
@@ -89,6 +99,7 @@ export function createRunner(deps: RunnerDeps): Runner {
   const lease = () => ({ owner: leaseOwner, until: new Date(clock.now().getTime() + config.scheduler.leaseSeconds * 1000) });
 
   async function run(integration: Integration, req: RunRequest): Promise<RunOutcomeReport> {
+    const t0 = performance.now();
     const scheduledFor = req.scheduledFor ?? null;
     const base = { integration: integration.id, district: integration.district.id };
     let params: ResolvedParams | undefined;
@@ -129,10 +140,11 @@ export function createRunner(deps: RunnerDeps): Runner {
       deps.bus?.emit({ type: 'run.finished', run: claim.run });
       return { run: claim.run, spoolPath: null, error: new FerryError('already_running', claim.run.error ?? `integration ${integration.id} is already running`, { integration: integration.id }) };
     }
-    return execute(integration, claim.run, req, params, paramError);
+    return execute(integration, claim.run, req, params, paramError, t0);
   }
 
   async function runClaimed(integration: Integration, record: RunRecord, req: Pick<RunRequest, 'signal'> = {}): Promise<RunOutcomeReport> {
+    const t0 = performance.now();
     let params: ResolvedParams | undefined;
     let paramError: FerryError | undefined;
     try {
@@ -141,10 +153,19 @@ export function createRunner(deps: RunnerDeps): Runner {
     } catch (err) {
       paramError = toFerryError(err);
     }
-    return execute(integration, record, { trigger: record.trigger, requestedBy: record.requestedBy, scheduledFor: record.scheduledFor, ...req }, params, paramError);
+    return execute(integration, record, { trigger: record.trigger, requestedBy: record.requestedBy, scheduledFor: record.scheduledFor, ...req }, params, paramError, t0);
   }
 
-  async function execute(integration: Integration, claimed: RunRecord, req: RunRequest, params: ResolvedParams | undefined, paramError: FerryError | undefined): Promise<RunOutcomeReport> {
+  async function execute(
+    integration: Integration,
+    claimed: RunRecord,
+    req: RunRequest,
+    params: ResolvedParams | undefined,
+    paramError: FerryError | undefined,
+    t0: number,
+  ): Promise<RunOutcomeReport> {
+    let waitMs = 0;
+    let executeMs = 0;
     const runId = claimed.id;
     const scheduledFor = claimed.scheduledFor;
     const base = { integration: integration.id, district: integration.district.id };
@@ -162,7 +183,9 @@ export function createRunner(deps: RunnerDeps): Runner {
       let release: (() => void) | undefined;
       if (!failure) {
         try {
+          const tw = performance.now();
           release = await limiter.acquire(limitKeys(integration), undefined, signal);
+          waitMs = performance.now() - tw;
           await store.markStarted(runId);
           const started = (await store.getRun(runId)) ?? claimed;
           deps.bus?.emit({ type: 'run.started', run: started, lagMs: scheduledFor && started.startedAt ? started.startedAt.getTime() - scheduledFor.getTime() : null });
@@ -172,6 +195,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           }
           // A rerun is compared with the last delivered file too, so a still-small roster is held again.
           const previous = integration.safety && !claimed.dryRun ? await store.lastDelivered(integration.id) : undefined;
+          const te = performance.now();
           result = await executeRun(
             { runId, integration, scheduledFor, logger, signal, clock, params: params! },
             {
@@ -185,7 +209,9 @@ export function createRunner(deps: RunnerDeps): Runner {
               onProgress: req.onProgress,
               previousDelivery: previous && previous.rows !== null ? { runId: previous.id, rows: previous.rows } : null,
             },
-          );
+          ).finally(() => {
+            executeMs = performance.now() - te;
+          });
         } catch (err) {
           if (timeout.aborted && !controller.signal.aborted) {
             failure = new FerryError('timeout', `integration ${integration.id}: the run went on longer than its ${formatMinutes(integration.timeoutMs)} timeout (timeoutMinutes) and was stopped; nothing was delivered`, {
@@ -239,7 +265,9 @@ export function createRunner(deps: RunnerDeps): Runner {
         });
       }
       deps.bus?.emit({ type: 'run.finished', run: record });
-      return { run: record, spoolPath: result?.spoolPath ?? null, ...(failure ? { error: failure } : {}), ...(retry ? { retry } : {}) };
+      const totalMs = performance.now() - t0;
+      const timings = { totalMs, waitMs, executeMs, overheadMs: totalMs - waitMs - executeMs };
+      return { run: record, spoolPath: result?.spoolPath ?? null, timings, ...(failure ? { error: failure } : {}), ...(retry ? { retry } : {}) };
     })();
     inFlight.add(work);
     try {
@@ -329,8 +357,9 @@ export async function queueRetry(
 }
 
 function formatMinutes(ms: number): string {
-  const m = ms / 60_000;
-  return m >= 1 ? `${Number(m.toFixed(1))}-minute` : `${Math.round(ms / 1000)}-second`;
+  if (ms >= 60_000) return `${Number((ms / 60_000).toFixed(1))}-minute`;
+  if (ms >= 1000) return `${Number((ms / 1000).toFixed(1))}-second`;
+  return `${Math.round(ms)}-millisecond`;
 }
 
 /** The blackout that covers `at` (its date in the integration's zone), if any. */

@@ -5,7 +5,7 @@ import type { EventBus } from '../core/events.js';
 import type { Integration } from '../config/model.js';
 import type { DecisionInput, IntegrationState, RunStore } from '../store/run-store.js';
 import { blackoutNow } from '../pipeline/runner.js';
-import { compileSchedule, nextSlots, slotsBetween, type CompiledSchedule } from './slots.js';
+import { compileSchedule, nextSlots, slotsBetween, type CompiledSchedule, type WallState } from './slots.js';
 
 /**
  * Decides which slots run. Each integration has a cursor: the instant up to which its slots have been dealt with.
@@ -60,6 +60,8 @@ interface Entry {
   integration: Integration;
   schedule: CompiledSchedule;
   cursor: Date;
+  /** The latest wall-clock time passed, so a repeated hour (fall back) is not run twice across ticks. */
+  wall: WallState;
 }
 
 const HOST = os.hostname();
@@ -72,7 +74,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let last: Date | null = null;
   let ticking: Promise<unknown> = Promise.resolve();
 
-  const compile = (i: Integration, cursor: Date): Entry => ({ integration: i, schedule: compileSchedule(i.schedule.cron), cursor });
+  const compile = (i: Integration, cursor: Date, wall: WallState = {}): Entry => ({ integration: i, schedule: compileSchedule(i.schedule.cron), cursor, wall });
 
   async function initialCursors(): Promise<void> {
     const now = deps.clock.now();
@@ -91,7 +93,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const work: { integration: Integration; slots: { slot: Date; note: string | null }[] }[] = [];
     for (const entry of entries.values()) {
       const { integration: i } = entry;
-      const slots = slotsBetween(entry.schedule, i.schedule.timezone, entry.cursor, now);
+      const slots = slotsBetween(entry.schedule, i.schedule.timezone, entry.cursor, now, Number.POSITIVE_INFINITY, entry.wall);
       entry.cursor = now;
       if (slots.length === 0) continue;
       if (!(states.get(i.id)?.enabled ?? i.enabled)) {
@@ -178,7 +180,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const next = new Map<string, Entry>();
       for (const i of deps.integrations()) {
         const old = entries.get(i.id);
-        next.set(i.id, compile(i, old?.cursor ?? now));
+        // A changed time zone starts its wall-clock memory afresh.
+        next.set(i.id, compile(i, old?.cursor ?? now, old && old.integration.schedule.timezone === i.schedule.timezone ? old.wall : {}));
       }
       entries.clear();
       for (const [k, v] of next) entries.set(k, v);

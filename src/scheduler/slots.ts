@@ -73,7 +73,15 @@ export function wallClockOf(timezone: string, at: number): number {
  * The slots of a schedule after `from` (exclusive) up to `to` (inclusive), oldest first, at most `limit`.
  * Each slot is the absolute instant it fires.
  */
-export function slotsBetween(schedule: CompiledSchedule, timezone: string, from: Date, to: Date, limit = Number.POSITIVE_INFINITY): Date[] {
+/**
+ * Carried from one call to the next by a caller that walks time in steps (the scheduler's ticks): the latest wall time
+ * already passed, so a repeated hour is recognised even when its two passes fall in different calls.
+ */
+export interface WallState {
+  maxWall?: number;
+}
+
+export function slotsBetween(schedule: CompiledSchedule, timezone: string, from: Date, to: Date, limit = Number.POSITIVE_INFINITY, state: WallState = {}): Date[] {
   const out: Date[] = [];
   const step = schedule.stepMs;
   // Zone offsets only change on quarter-hour boundaries: ask Intl once per quarter hour, not once per step.
@@ -89,7 +97,7 @@ export function slotsBetween(schedule: CompiledSchedule, timezone: string, from:
   };
   let t = Math.floor(from.getTime() / step) * step;
   // The latest wall time already passed: a repeated hour (fall back) shows wall times at or before it again.
-  let maxWall = wallClock(timezone, t);
+  let maxWall = Math.max(wallClock(timezone, t), state.maxWall ?? Number.NEGATIVE_INFINITY);
   for (t += step; t <= to.getTime() && out.length < limit; t += step) {
     const wall = wallClock(timezone, t);
     let fire = false;
@@ -104,6 +112,7 @@ export function slotsBetween(schedule: CompiledSchedule, timezone: string, from:
     }
     if (fire) out.push(new Date(t));
   }
+  state.maxWall = maxWall;
   return out;
 }
 

@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, formatProblem } from '../config/loader.js';
 import { isFerryError } from '../core/errors.js';
-import { cmdList, cmdNext, cmdShow, cmdValidate } from './commands/config-commands.js';
+import { cmdList, cmdNext, cmdReload, cmdShow, cmdValidate } from './commands/config-commands.js';
 import { cmdFields } from './commands/fields-commands.js';
 import { cmdHistory, cmdLogs } from './commands/history-commands.js';
 import { cmdRelease } from './commands/release-commands.js';
@@ -32,6 +32,12 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   };
   const collect = (v: string, prev: string[]) => [...prev, v];
 
+  program
+    .command('reload')
+    .description('check the config and, if valid, make the running daemons on this host load it (SIGHUP)')
+    .action(async (_o, cmd: Command) => {
+      code = await cmdReload(g(cmd), io);
+    });
   program.command('validate').description('check the config, extracts and integrations; list every problem').action(async (_o, cmd: Command) => {
     code = await cmdValidate(g(cmd), io);
   });

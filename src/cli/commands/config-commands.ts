@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import { isPidAlive, pidDir } from '../../daemon/daemon.js';
 import { ConfigError, formatProblem, tryLoadConfig } from '../../config/loader.js';
 import type { Integration } from '../../config/model.js';
 import { resolveIntegrationParams } from '../../config/params.js';
@@ -19,6 +21,33 @@ export async function cmdValidate(opts: GlobalOptions, io: Io): Promise<number> 
   return 0;
 }
 
+/**
+ * `ferry reload`: check the configuration, and only if it is valid send SIGHUP to every daemon of this data folder on
+ * this host (they leave their pid in <dataDir>/run). Each reloads, and refuses a config that changed meanwhile and is
+ * invalid. Daemons on other hosts: run `ferry reload` there (or send SIGHUP).
+ */
+export async function cmdReload(opts: GlobalOptions, io: Io): Promise<number> {
+  const res = tryLoadConfig(opts.config);
+  if (!res.ok) {
+    io.err(`ferry: not reloaded: ${res.problems.length} problem${res.problems.length === 1 ? '' : 's'} in ${opts.config} (the daemons keep the configuration they run):\n`);
+    for (const p of res.problems) io.err(`  ${formatProblem(p)}\n`);
+    return 2;
+  }
+  const dir = pidDir(res.config.dataDir);
+  const pids = (fs.existsSync(dir) ? fs.readdirSync(dir) : [])
+    .map((f) => /^ferryd-(\d+)\.pid$/.exec(f)?.[1])
+    .filter((p): p is string => p !== undefined)
+    .map(Number)
+    .filter(isPidAlive);
+  if (pids.length === 0) {
+    io.err(`ferry: no daemon is running for ${res.config.dataDir} on this host; nothing to reload\n`);
+    return 1;
+  }
+  for (const pid of pids) process.kill(pid, 'SIGHUP');
+  io.out(`sent SIGHUP to ${pids.length} daemon${pids.length === 1 ? '' : 's'} (pid ${pids.join(', ')}); each logs "configuration reloaded"\n`);
+  return 0;
+}
+
 function effectiveEnabled(i: Integration, states: Map<string, IntegrationState>): boolean {
   return states.get(i.id)?.enabled ?? i.enabled;
 }
@@ -29,7 +58,7 @@ export async function cmdList(opts: GlobalOptions & { json?: boolean }, io: Io):
     const [last, states] = await Promise.all([rt.store.lastRuns(), rt.store.getStates()]);
     const rows = [...rt.config.integrations.values()].map((i) => {
       const enabled = effectiveEnabled(i, states);
-      const next = enabled ? nextFireTimes(i.schedule, 1)[0] ?? null : null;
+      const next = enabled ? nextFireTimes(i.schedule, 1, rt.clock.now())[0] ?? null : null;
       return { i, enabled, next, last: last.get(i.id) };
     });
     if (opts.json) {
@@ -76,7 +105,7 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
     const [states, runs] = await Promise.all([rt.store.getStates(), rt.store.listRuns({ integrationId: id, limit: 5 })]);
     const state = states.get(id);
     const params = resolveIntegrationParams(i, i.params, rt.clock.now(), i.schedule.timezone).values;
-    const next = nextFireTimes(i.schedule, 3);
+    const next = nextFireTimes(i.schedule, 3, rt.clock.now());
     const dest = i.destination.kind === 'sftp' ? `sftp://${i.destination.username}@${i.destination.host}:${i.destination.port}${i.destination.basePath}` : `file://${i.destination.basePath}`;
     const info = {
       id: i.id,

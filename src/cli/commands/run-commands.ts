@@ -8,6 +8,7 @@ import type { EmbeddedSftpServer } from '../../demo/sftp-server.js';
 import { encodeCsv } from '../../formats/csv.js';
 import { CLEVER_CSV, ONEROSTER_CSV } from '../../pipeline/execute-bundle.js';
 import { queryOf, withheldNames } from '../../pipeline/execute-run.js';
+import { blackoutNow } from '../../pipeline/runner.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { currentUser, findIntegration, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes } from '../output.js';
@@ -29,6 +30,8 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
     if (opts.bulk && integration.bundle?.mode !== 'delta') {
       throw new FerryError('params', `integration ${id} is not a OneRoster delta integration; --bulk applies only to those (bundle mode: delta)`, { integration: id, field: 'bulk' });
     }
+    const blackout = blackoutNow(integration, rt.clock.now());
+    if (blackout) io.err(`ferry: warning: ${id} is in a blackout from ${blackout.from} to ${blackout.to} (${blackout.reason}); running it anyway because you asked\n`);
     const demo = await startDemoSftpIfNeeded(rt, integration);
     const controller = new AbortController();
     const onSignal = () => controller.abort(new Error('stopped from the keyboard'));

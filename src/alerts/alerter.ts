@@ -14,7 +14,7 @@ export interface AlerterDeps {
   config: FerryConfig;
   bus: EventBus;
   /** Read only: the digest's runs, and whether a failed run has a retry queued. */
-  store: Pick<RunStore, 'runsFinishedBetween' | 'runsWithStatus'>;
+  store: Pick<RunStore, 'runsFinishedBetween' | 'runsWithStatus' | 'claimOnce'>;
   logger: Logger;
   clock: Clock;
   /** Named in the store alerts; defaults to this machine's host name. */
@@ -136,6 +136,11 @@ export function createAlerter(deps: AlerterDeps): Alerter {
         if (!email) return;
         let runs;
         try {
+          // Several daemons share the store and the config: the first to claim this digest sends it.
+          if (!(await store.claimOnce('digest', end, `${os.hostname()}:${process.pid}`))) {
+            logger.info('digest left to another daemon', { end: end.toISOString() });
+            return;
+          }
           runs = await store.runsFinishedBetween(new Date(end.getTime() - DIGEST_PERIOD_MS), end);
         } catch (err) {
           logger.warn('digest not sent: the run store cannot be read', { end: end.toISOString(), error: (err as Error).message });

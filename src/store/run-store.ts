@@ -94,6 +94,8 @@ export interface RunStore {
   renewLeases(owner: string, until: Date): Promise<number>;
   /** Running runs whose lease lapsed before `now` become interrupted (their daemon died); returns them. */
   reapLapsedLeases(now: Date): Promise<RunRecord[]>;
+  /** True for exactly one caller per (name, slot) across every daemon sharing the store (the daily digest). */
+  claimOnce(name: string, slot: Date, owner: string): Promise<boolean>;
   /** The latest recorded slot of every integration. */
   lastSlots(): Promise<Map<string, Date>>;
   /** Runs with a given status (queued, running), oldest first. */
@@ -315,6 +317,15 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         if (n === 1) reaped.push((await getRun(Number(r.id)))!);
       }
       return reaped;
+    },
+    async claimOnce(name, slot, owner) {
+      try {
+        await knex('claims').insert({ name, slot: iso(slot), owner, claimed_at: iso(clock.now()) });
+        return true;
+      } catch (err) {
+        if (isUniqueViolation(err)) return false;
+        throw err;
+      }
     },
     async lastSlots() {
       const rows = (await knex('runs').select('integration_id').max({ last: 'scheduled_for' }).whereNotNull('scheduled_for').groupBy('integration_id')) as { integration_id: string; last: string | Date }[];

@@ -559,6 +559,16 @@ describe('alerts', () => {
       expect(receiver.requests).toHaveLength(0);
     });
 
+    it('is sent once when several daemons share the store: the first to claim the day sends it', async () => {
+      const config = await start(alertsConfig(receiver, sink));
+      await recordDay();
+      const second = createAlerter({ config, bus: createEventBus(), store, logger: createLogger({ level: 'debug', transports: [capture] }), clock, host: 'ferry-2' });
+      await Promise.all([alerter!.sendDigest(END), second.sendDigest(END)]);
+      await second.stop();
+      expect(sink.mails.filter((m) => m.to.includes('servicedesk@esc.example.org'))).toHaveLength(1);
+      expect(capture.text).toContain('digest left to another daemon');
+    });
+
     it('is timed by its cron in its time zone, and the timer sends it when the clock gets there', async () => {
       clock.set(new Date(END.getTime() - 1));
       await start(alertsConfig(receiver, sink));

@@ -172,10 +172,11 @@ export function createRunner(deps: RunnerDeps): Runner {
     const logger = deps.logger.child({ ...base, runId });
     const controller = new AbortController();
     controllers.set(runId, controller);
-    // The run timeout aborts the source query and the upload alike; it is told apart from a shutdown below.
-    const timeout = AbortSignal.timeout(integration.timeoutMs);
-    const signals = [controller.signal, timeout, ...(req.signal ? [req.signal] : [])];
-    const signal = AbortSignal.any(signals);
+    const stopSignal = req.signal ? AbortSignal.any([controller.signal, req.signal]) : controller.signal;
+    // The run timeout starts once the run has its concurrency slot (waiting for the cap is not the run going on); it
+    // aborts the source query and the upload alike, and is told apart from a shutdown below.
+    let timeout: AbortSignal | undefined;
+    let signal: AbortSignal = stopSignal;
 
     const work = (async (): Promise<RunOutcomeReport> => {
       let result: RunResult | undefined;
@@ -184,10 +185,11 @@ export function createRunner(deps: RunnerDeps): Runner {
       if (!failure) {
         try {
           const tw = performance.now();
-          release = await limiter.acquire(limitKeys(integration), undefined, signal);
+          release = await limiter.acquire(limitKeys(integration), undefined, stopSignal);
           waitMs = performance.now() - tw;
-          await store.markStarted(runId);
-          const started = (await store.getRun(runId)) ?? claimed;
+          timeout = AbortSignal.timeout(integration.timeoutMs);
+          signal = AbortSignal.any([stopSignal, timeout]);
+          const started: RunRecord = { ...claimed, startedAt: await store.markStarted(runId) };
           deps.bus?.emit({ type: 'run.started', run: started, lagMs: scheduledFor && started.startedAt ? started.startedAt.getTime() - scheduledFor.getTime() : null });
           logger.info('run started', { trigger: claimed.trigger, requestedBy: claimed.requestedBy, scheduledFor: scheduledFor?.toISOString() ?? null, dryRun: claimed.dryRun, attempt: claimed.attempt });
           if (claimed.trigger === 'manual' && isInBlackout(integration, clock.now())) {
@@ -213,7 +215,7 @@ export function createRunner(deps: RunnerDeps): Runner {
             executeMs = performance.now() - te;
           });
         } catch (err) {
-          if (timeout.aborted && !controller.signal.aborted) {
+          if (timeout?.aborted && !stopSignal.aborted) {
             failure = new FerryError('timeout', `integration ${integration.id}: the run went on longer than its ${formatMinutes(integration.timeoutMs)} timeout (timeoutMinutes) and was stopped; nothing was delivered`, {
               integration: integration.id,
               field: 'timeoutMinutes',
@@ -235,7 +237,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         logger.error(status === 'interrupted' ? 'run interrupted' : 'run failed', { errorKind: failure.kind, field: failure.field, error: failure.message });
         await store.appendLogs(runId, collector.take(runId));
         record = await store.finishRun(runId, { status, errorKind: failure.kind, error: failure.message });
-        retry = await queueRetry({ store, clock, logger, random }, integration, record, failure.retryable, failure.kind);
+        if (!takenOver(record, status)) retry = await queueRetry({ store, clock, logger, random }, integration, record, failure.retryable, failure.kind);
       } else if (result!.held) {
         const h = result!.held;
         logger.warn('delivery held', { rows: h.rows, previousRows: h.previousRows, drop: Number(h.drop.toFixed(4)), previousRunId: h.previousRunId, maxRowDrop: h.maxRowDrop });
@@ -264,7 +266,12 @@ export function createRunner(deps: RunnerDeps): Runner {
           bundleMode: result!.bundleMode ?? null,
         });
       }
-      deps.bus?.emit({ type: 'run.finished', run: record });
+      if (takenOver(record, failure ? (failure.kind === 'aborted' ? 'interrupted' : 'failed') : result!.held ? 'held' : 'succeeded')) {
+        // Our lease lapsed (a stalled process, a lost store) and another daemon already interrupted the run and queued its retry.
+        logger.warn('run finished after its lease lapsed: another daemon had marked it interrupted, and its retry stands', { leaseOwner });
+      } else {
+        deps.bus?.emit({ type: 'run.finished', run: record });
+      }
       const totalMs = performance.now() - t0;
       const timings = { totalMs, waitMs, executeMs, overheadMs: totalMs - waitMs - executeMs };
       return { run: record, spoolPath: result?.spoolPath ?? null, timings, ...(failure ? { error: failure } : {}), ...(retry ? { retry } : {}) };
@@ -356,15 +363,27 @@ export async function queueRetry(
   return retry;
 }
 
+/** The store kept another daemon's verdict (interrupted when our lease lapsed) instead of the status we recorded. */
+function takenOver(record: RunRecord, recorded: RunRecord['status']): boolean {
+  return record.status === 'interrupted' && recorded !== 'interrupted';
+}
+
 function formatMinutes(ms: number): string {
   if (ms >= 60_000) return `${Number((ms / 60_000).toFixed(1))}-minute`;
   if (ms >= 1000) return `${Number((ms / 1000).toFixed(1))}-second`;
   return `${Math.round(ms)}-millisecond`;
 }
 
+const dayFormatters = new Map<string, Intl.DateTimeFormat>();
+
 /** The blackout that covers `at` (its date in the integration's zone), if any. */
 export function blackoutNow(integration: Pick<Integration, 'blackouts' | 'schedule'>, at: Date): { from: string; to: string; reason: string } | undefined {
-  const day = new Intl.DateTimeFormat('en-CA', { timeZone: integration.schedule.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  if (integration.blackouts.length === 0) return undefined;
+  const zone = integration.schedule.timezone;
+  // Building an Intl formatter costs ~0.1 ms; the scheduler asks for every slot it starts.
+  let f = dayFormatters.get(zone);
+  if (!f) dayFormatters.set(zone, (f = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' })));
+  const day = f.format(at);
   return integration.blackouts.find((b) => day >= b.from && day <= b.to);
 }
 

@@ -30,8 +30,17 @@ export function columnPaths(columns: readonly ColumnDef[] | undefined, who: stri
   return { names: columns.map((c) => c.name), paths: columns.map((c) => c.path ?? c.name) };
 }
 
-export function rowsOf(records: readonly unknown[], paths: readonly string[]): CellValue[][] {
-  return records.map((r) => paths.map((p) => toCell(valueAt(r, p))));
+/**
+ * Records as rows. APIs often send "" for a missing date or number (PowerSchool's string values); in a column declared
+ * as anything but text that means "no value", so it becomes null rather than failing the run as a bad date.
+ */
+export function rowsOf(records: readonly unknown[], paths: readonly string[], types?: readonly ColumnDef['type'][]): CellValue[][] {
+  return records.map((r) =>
+    paths.map((p, i) => {
+      const cell = toCell(valueAt(r, p));
+      return cell === '' && types !== undefined && types[i] !== 'string' ? null : cell;
+    }),
+  );
 }
 
 /** Grade as a number: PK and other pre-K codes −1, K/KF/KH 0, "01" 1 … ; undefined when it is not a grade. */

@@ -124,7 +124,7 @@ export function createPowerSchoolSource(opts: PowerSchoolSourceOptions): Source 
         read += records.length;
         const rows = keep ? records.filter(keep) : records;
         kept += rows.length;
-        if (rows.length > 0) yield { columns: names, rows: rowsOf(rows, paths) };
+        if (rows.length > 0) yield { columns: names, rows: rowsOf(rows, paths, query.columns!.map((c) => c.type)) };
       }
       if (kept === 0) yield { columns: names, rows: [] };
       if (read !== total) options.logger?.warn('api record count changed during the read', { path: plan.path, expected: total, read });

@@ -30,5 +30,8 @@ RUN mkdir -p /var/lib/ferry /etc/ferry && chown node:node /var/lib/ferry \
 USER node
 VOLUME ["/var/lib/ferry"]
 ENV FERRY_CONFIG=/etc/ferry
+# /healthz stays on the container's loopback (http.host 127.0.0.1); the check runs inside the container.
+HEALTHCHECK --interval=60s --timeout=5s --start-period=30s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9750/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/src/daemon/main.js"]
 CMD ["--config", "/etc/ferry"]

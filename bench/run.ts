@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Ferry against what a user would otherwise script (psql \copy + OpenSSH sftp), in the same run on
- * the same machine, against a throwaway PostgreSQL and a real sshd. Prints medians, ratios and peak RSS; the last line
- * is `e2e_ratio=<x.xx> peak_rss_mb=<n>`. BENCH_ROWS overrides the row count (default 1,000,000).
+ * the same machine, against a throwaway PostgreSQL and a real sshd. Prints medians, ratios and peak RSS and the line
+ * `e2e_ratio=<x.xx> peak_rss_mb=<n>`; then the scheduling benchmark (scheduling.ts) ends with
+ * `sched_overhead_ms_p50=<x>` and `idle_cpu_pct=<x>`. BENCH_ROWS overrides the row count (default 1,000,000).
  * Timing lives only here, never in the tests.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import { createSftpDestination } from '../src/delivery/sftp-destination.js';
 import { startPostgres, type PostgresServer } from '../test/helpers/postgres.js';
 import { openSshSftpPut, startSshd, type SshdServer } from '../test/helpers/sshd.js';
 import { ferryStages, killActiveChildren, mb, median, runChild, table, timed, type FerryStages } from './measure.js';
+import { printScheduling, runSchedulingBench } from './scheduling.js';
 import { createBenchTable, selectSql, writeFerryConfig, type BenchConfig } from './setup.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -195,6 +197,9 @@ async function main(): Promise<void> {
     console.log(`upload ${UPLOAD_MB} MB: ferry deliver() ${up.ferry.map(fmt).join(', ')} s (median ${fmt(median(up.ferry))}); openssh sftp ${up.openssh.map(fmt).join(', ')} s (median ${fmt(median(up.openssh))})`);
     console.log(`sftp_ratio=${ratio(median(up.ferry), median(up.openssh))}`);
     console.log(`e2e_ratio=${ratio(ferryMed, baseMed)} peak_rss_mb=${Math.round(mb(peakKb))}`);
+
+    progress('scheduling: 2,000 integrations due in one minute, then an idle daemon');
+    printScheduling(await runSchedulingBench());
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

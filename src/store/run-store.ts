@@ -100,7 +100,8 @@ export interface RunStore {
   lastSlots(): Promise<Map<string, Date>>;
   /** Runs with a given status (queued, running), oldest first. */
   runsWithStatus(status: RunStatus, integrationId?: string): Promise<RunRecord[]>;
-  markStarted(runId: number): Promise<void>;
+  /** Records the start; returns the time recorded. */
+  markStarted(runId: number): Promise<Date>;
   finishRun(runId: number, outcome: RunOutcome): Promise<RunRecord>;
   getRun(runId: number): Promise<RunRecord | undefined>;
   listRuns(filter?: { integrationId?: string; limit?: number; status?: RunStatus }): Promise<RunRecord[]>;
@@ -154,6 +155,9 @@ function createKnex(target: StoreTarget): Knex {
         // The daemon and the CLI share the file: WAL lets one write while the other reads; busy_timeout waits out a writer.
         afterCreate: (conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) => {
           conn.pragma('journal_mode = WAL');
+          // In WAL mode NORMAL syncs at checkpoints, not at every commit: a power cut may lose the last commits but never
+          // corrupts the file, and a burst of 2,000 slots is not 2,000 fsyncs at the head of every run's queue.
+          conn.pragma('synchronous = NORMAL');
           conn.pragma('busy_timeout = 10000');
           conn.pragma('foreign_keys = ON');
           done(null, conn);
@@ -228,13 +232,22 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           // One is queued already: queue-one keeps one, so this slot is skipped.
         }
       }
-      const skipped = await insertRun(input, 'skipped', {
-        started_at: now,
-        finished_at: now,
-        error_kind: 'already_running',
-        error: `integration ${input.integrationId} is already running (run ${running.id}); this run was skipped`,
-        note: input.whenBusy === 'queue' ? 'skipped: another run was already queued (overlap policy queue-one keeps one)' : 'skipped: the previous run was still going (overlap policy skip)',
-      });
+      let skipped: RunRecord;
+      try {
+        skipped = await insertRun(input, 'skipped', {
+          started_at: now,
+          finished_at: now,
+          error_kind: 'already_running',
+          error: `integration ${input.integrationId} is already running (run ${running.id}); this run was skipped`,
+          note: input.whenBusy === 'queue' ? 'skipped: another run was already queued (overlap policy queue-one keeps one)' : 'skipped: the previous run was still going (overlap policy skip)',
+        });
+      } catch (err) {
+        // Several daemons found the integration busy at once: the first to record this slot's decision wins.
+        if (!isUniqueViolation(err) || !input.scheduledFor) throw err;
+        const slot = await knex('runs').where({ integration_id: input.integrationId, scheduled_for: iso(input.scheduledFor) }).first();
+        if (!slot) throw err;
+        return { claimed: false, reason: 'slot_taken', run: rowToRun(slot) };
+      }
       return { claimed: false, reason: 'already_running', run: skipped, runningId: running.id };
     },
     async dbNow() {
@@ -337,11 +350,16 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       return (await q).map(rowToRun);
     },
     async markStarted(runId) {
-      await knex('runs').where({ id: runId }).update({ started_at: iso(clock.now()) });
+      const at = clock.now();
+      await knex('runs').where({ id: runId }).update({ started_at: iso(at) });
+      return at;
     },
     async finishRun(runId, o) {
-      await knex('runs')
+      // A run another daemon marked interrupted (its lease lapsed, its retry is queued) keeps that record: the late
+      // finish of the old lease holder must not turn it into a second success beside its retry.
+      const [updated] = await knex('runs')
         .where({ id: runId })
+        .whereNot({ status: 'interrupted' })
         .update({
           status: o.status,
           finished_at: iso(clock.now()),
@@ -356,8 +374,9 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           hold_reason: o.holdReason ?? null,
           files_json: o.files ? JSON.stringify(o.files) : null,
           bundle_mode: o.bundleMode ?? null,
-        });
-      return (await getRun(runId))!;
+        })
+        .returning('*');
+      return updated ? rowToRun(updated) : (await getRun(runId))!;
     },
     getRun,
     async listRuns(filter = {}) {

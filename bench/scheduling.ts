@@ -121,6 +121,7 @@ async function measureOverhead(root: string): Promise<Omit<SchedulingResult, 'id
       clock,
       logger: runtime.logger,
       misfireWindowMs: 24 * 3_600_000,
+      maxInFlight: CAP, // as the daemon does: claim a slot when there is room to run it
       run: async (integration: Integration, scheduledFor: Date, note: string | null) => {
         const report = await runtime.runner.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor, ...(note ? { note } : {}) });
         if (report.timings) timings.push(report.timings);

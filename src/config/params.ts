@@ -246,9 +246,13 @@ export function parseGrades(spec: string, bands: Readonly<Record<string, string>
   return [min, max];
 }
 
-/** The calendar date of `at` in an IANA zone, as YYYY-MM-DD. */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The calendar date of `at` in an IANA zone, as YYYY-MM-DD (formatters are cached per zone: building one is slow). */
 export function dateInZone(at: Date, timezone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  let f = dayFormats.get(timezone);
+  if (!f) dayFormats.set(timezone, (f = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' })));
+  const parts = f.formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')}`;
 }

@@ -83,6 +83,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       logger,
       bus,
       misfireWindowMs: s.misfireWindowHours * 3_600_000,
+      maxInFlight: config().concurrency.global,
       run: async (integration, scheduledFor, note) => {
         const report = await runner.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor, ...(note ? { note } : {}) });
         // A slot queued behind this run (overlap policy queue-one) can start now rather than at the next poll.

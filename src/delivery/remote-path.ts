@@ -77,14 +77,12 @@ export function resolveInside(basePath: string, relative: string, integrationId:
 
 type Parts = Record<'YYYY' | 'MM' | 'DD' | 'HH' | 'mm' | 'ss', string>;
 
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+
 function zonedParts(at: Date, timezone: string): Parts {
-  const fmt = new Intl.DateTimeFormat('en-GB', {
-    timeZone: timezone,
-    hour12: false,
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(at);
+  let f = timeFormats.get(timezone);
+  if (!f) timeFormats.set(timezone, (f = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit' })));
+  const fmt = f.formatToParts(at);
   const get = (t: string) => fmt.find((p) => p.type === t)?.value ?? '00';
   const [YYYY, MM, DD] = dateInZone(at, timezone).split('-') as [string, string, string];
   return { YYYY, MM, DD, HH: get('hour') === '24' ? '00' : get('hour'), mm: get('minute'), ss: get('second') };

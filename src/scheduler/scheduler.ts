@@ -30,6 +30,12 @@ export interface SchedulerDeps {
   misfireWindowMs: number;
   /** A slot this late or less still counts as on time (a tick that woke a little late, a busy event loop). */
   lateToleranceMs?: number;
+  /**
+   * Slots this daemon claims and runs at once (its global cap). Due slots wait here, unclaimed, until there is room: a
+   * busy daemon does not grab a burst it cannot start, so the other daemons sharing the store claim the rest, and a
+   * slot's claim is not queued behind two thousand others.
+   */
+  maxInFlight?: number;
 }
 
 export interface TickResult {
@@ -124,14 +130,19 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       deps.logger.warn(run.status === 'missed' ? 'slot missed' : 'slot skipped', { integration: run.integrationId, runId: run.id, scheduledFor: run.scheduledFor?.toISOString(), note: run.note });
       deps.bus?.emit({ type: 'run.finished', run });
     }
-    // Different integrations run side by side (the limiter caps them); an integration's catch-up slots run in order.
+    // Up to maxInFlight integrations at a time, each claimed just before it runs; an integration's catch-up slots
+    // run in order.
+    const pending = [...work];
+    const lanes = Math.min(deps.maxInFlight ?? Number.POSITIVE_INFINITY, pending.length);
     const done = Promise.allSettled(
-      work.map(async ({ integration, slots }) => {
-        for (const { slot, note } of slots) {
-          try {
-            await deps.run(integration, slot, note);
-          } catch (err) {
-            deps.logger.error('slot handling failed', { integration: integration.id, scheduledFor: slot.toISOString(), error: (err as Error).message });
+      Array.from({ length: lanes }, async () => {
+        for (let item = pending.shift(); item !== undefined; item = pending.shift()) {
+          for (const { slot, note } of item.slots) {
+            try {
+              await deps.run(item.integration, slot, note);
+            } catch (err) {
+              deps.logger.error('slot handling failed', { integration: item.integration.id, scheduledFor: slot.toISOString(), error: (err as Error).message });
+            }
           }
         }
       }),

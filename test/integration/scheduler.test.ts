@@ -171,6 +171,17 @@ describe('misfire policy after downtime', () => {
     expect(await h.runs()).toHaveLength(4);
   });
 
+  it('after a pause (the host slept, the event loop stalled), the same daemon applies the same policy', async () => {
+    const h = await harness({}, '2026-11-23T11:59:59Z');
+    await h.tickAt('2026-11-23T12:00:01Z');
+    await h.tickAt('2026-11-23T14:20:00Z'); // no tick for two hours and twenty minutes
+    expect(slotsOf(await h.runs())).toEqual([
+      ['2026-11-23T12:00:00.000Z', 'succeeded', 'schedule'],
+      ['2026-11-23T13:00:00.000Z', 'missed', 'schedule'],
+      ['2026-11-23T14:00:00.000Z', 'succeeded', 'schedule'],
+    ]);
+  });
+
   it('skip: every missed slot is recorded as missed and nothing runs', async () => {
     const h = await downFor3Hours('skip');
     expect(slotsOf(await h.runs())).toEqual([

@@ -131,14 +131,31 @@ export interface RunStore {
 export async function openRunStore(target: StoreTarget, clock: Clock): Promise<RunStore> {
   const knex = createKnex(target);
   try {
-    const [, log] = await knex.migrate.latest({ migrationSource });
-    void log;
+    await migrateLatest(knex);
   } catch (err) {
     await knex.destroy().catch(() => undefined);
     const where = target.kind === 'sqlite' ? target.path : 'the PostgreSQL run store';
     throw new FerryError('config', `cannot open the run store at ${where}: ${scrubSecrets((err as Error).message)}`, { field: 'store', cause: err });
   }
   return createRunStore(knex, clock);
+}
+
+/**
+ * Several daemons starting at once on a new PostgreSQL store race to create knex's migration tables, and then for
+ * its migration lock: the loser of either race waits a moment and tries again (the winner's migrations are then
+ * already done, or it holds the lock until they are).
+ */
+async function migrateLatest(knex: Knex): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await knex.migrate.latest({ migrationSource });
+      return;
+    } catch (err) {
+      const raced = /already exists|already locked|duplicate key value/i.test((err as Error).message);
+      if (!raced || attempt >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200 * attempt));
+    }
+  }
 }
 
 function createKnex(target: StoreTarget): Knex {

@@ -326,3 +326,16 @@ describe('SQLite run store file', () => {
     }
   });
 });
+
+describe('PostgreSQL run store opened by several daemons at once', () => {
+  it('migrates once: daemons starting together on a new database all open it', async () => {
+    const db = await createTestDatabase('run_store_race');
+    const stores = await Promise.all([1, 2, 3, 4].map(() => openRunStore({ kind: 'postgres', url: db.url }, createManualClock(T0))));
+    try {
+      for (const s of stores) expect(await s.listRuns()).toEqual([]);
+    } finally {
+      for (const s of stores) await s.close();
+      await db.drop();
+    }
+  });
+});

@@ -97,6 +97,21 @@ export function createRunner(deps: RunnerDeps): Runner {
   const openSource = deps.openSource ?? ((i: Integration) => createSource(i.source, { configDir: config.dir, integration: i.id }));
   const openDestination = deps.openDestination ?? ((i: Integration, logger: Logger) => createDestination(i.destination, { configDir: config.dir, integration: i.id, logger }));
   const lease = () => ({ owner: leaseOwner, until: new Date(clock.now().getTime() + config.scheduler.leaseSeconds * 1000) });
+  // While any run of this runner is in flight (the daemon's, or a long `ferry run` from the CLI), its leases are renewed
+  // every heartbeatSeconds, so no other daemon takes them for dead. A stalled process stalls this too: that is the point.
+  let renewTimer: NodeJS.Timeout | undefined;
+  const renewWhileBusy = () => {
+    if (renewTimer || inFlight.size === 0) return;
+    renewTimer = setInterval(() => {
+      if (inFlight.size === 0) {
+        clearInterval(renewTimer);
+        renewTimer = undefined;
+        return;
+      }
+      store.renewLeases(leaseOwner, lease().until).catch((err: unknown) => deps.logger.warn('lease renewal failed', { error: (err as Error).message }));
+    }, config.scheduler.heartbeatSeconds * 1000);
+    renewTimer.unref();
+  };
 
   async function run(integration: Integration, req: RunRequest): Promise<RunOutcomeReport> {
     const t0 = performance.now();
@@ -210,6 +225,15 @@ export function createRunner(deps: RunnerDeps): Runner {
               openDestination: () => openDestination(integration, logger),
               onProgress: req.onProgress,
               previousDelivery: previous && previous.rows !== null ? { runId: previous.id, rows: previous.rows } : null,
+              beforeDeliver: async () => {
+                // Fencing: a daemon that stalled past its lease may have been taken over; then it must not deliver.
+                if (claimed.leaseOwner && !(await store.holdsLease(runId, claimed.leaseOwner, clock.now()))) {
+                  throw new FerryError('aborted', `integration ${integration.id}: this daemon lost the run's lease (it stalled for longer than scheduler.leaseSeconds) and another daemon took the slot over; nothing was delivered`, {
+                    integration: integration.id,
+                    field: 'scheduler.leaseSeconds',
+                  });
+                }
+              },
             },
           ).finally(() => {
             executeMs = performance.now() - te;
@@ -277,6 +301,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       return { run: record, spoolPath: result?.spoolPath ?? null, timings, ...(failure ? { error: failure } : {}), ...(retry ? { retry } : {}) };
     })();
     inFlight.add(work);
+    renewWhileBusy();
     try {
       return await work;
     } finally {

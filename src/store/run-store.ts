@@ -90,6 +90,8 @@ export interface RunStore {
   enqueue(input: ClaimInput & { notBefore: Date }): Promise<RunRecord | undefined>;
   /** Due queued runs (not_before ≤ now) turned running under `lease`, oldest first; each is claimed by one caller only. */
   claimQueued(lease: { owner: string; until: Date }, now: Date, limit: number, integrationId?: string): Promise<RunRecord[]>;
+  /** Does `owner` still hold the run's lease at `now` (running, its owner, not lapsed)? */
+  holdsLease(runId: number, owner: string, now: Date): Promise<boolean>;
   /** Push back the lease of every run `owner` is running. */
   renewLeases(owner: string, until: Date): Promise<number>;
   /** Running runs whose lease lapsed before `now` become interrupted (their daemon died); returns them. */
@@ -328,6 +330,10 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         }
       }
       return claimed;
+    },
+    async holdsLease(runId, owner, now) {
+      const row = await knex('runs').where({ id: runId, status: 'running', lease_owner: owner }).where('lease_expires_at', '>=', iso(now)).first('id');
+      return row !== undefined;
     },
     async renewLeases(owner, until) {
       return knex('runs').where({ status: 'running', lease_owner: owner }).update({ lease_expires_at: iso(until) });

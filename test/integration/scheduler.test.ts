@@ -339,6 +339,33 @@ describe('retries, timeouts and leases', () => {
     expect(fs.existsSync(path.join(h.root, 'out'))).toBe(false);
   });
 
+  it('a run taken over after its lease lapsed does not deliver when it finally gets there (fencing)', async () => {
+    const h = await harness({ extract: 'slow', timeoutMinutes: 10 }, '2026-11-23T11:59:59Z', {
+      // Two hundred thousand rows: long enough to be reaped while it is still writing.
+      extracts: { slow: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT :districtId AS id, x AS n FROM c' },
+    });
+    h.clock.set(new Date('2026-11-23T12:00:01Z'));
+    const started = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (h.lines.lines.some((l) => l.message === 'extract started')) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
+    const report = h.runner.run(h.integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: new Date('2026-11-23T12:00:00Z') });
+    await started;
+    // Another daemon's view: the lease lapsed (this process "stalled"), so it reaps the run and queues its retry.
+    h.clock.set(new Date('2026-11-23T12:02:00Z'));
+    const [reaped] = await h.worker.reapOnce();
+    const done = await report;
+    expect(reaped!.id).toBe(done.run.id);
+    expect(done.run).toMatchObject({ status: 'interrupted', remotePath: null });
+    expect(fs.existsSync(path.join(h.root, 'out'))).toBe(false);
+    expect(h.lines.lines.some((l) => String(l.error ?? '').includes("lost the run's lease"))).toBe(true);
+    expect((await h.runs()).filter((r) => r.trigger === 'retry')).toHaveLength(1);
+  });
+
   it('a run whose daemon stopped renewing its lease is interrupted by another daemon, and its slot retried', async () => {
     const h = await harness({}, '2026-11-23T12:00:00Z');
     const claim = await h.store.claimRun({

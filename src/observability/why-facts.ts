@@ -1,3 +1,5 @@
+import { blackoutOn as blackoutOnDay } from '../config/blackouts.js';
+import { dateInZone } from '../config/params.js';
 import type { Blackout, Integration } from '../config/model.js';
 import type { IntegrationState, RunRecord } from '../store/run-store.js';
 import { compileSchedule, nextSlots, slotsBetween, type CompiledSchedule } from '../scheduler/slots.js';
@@ -133,9 +135,9 @@ function unrecordedSlots(schedule: CompiledSchedule, timezone: string, lastRecor
 
 /** The date (YYYY-MM-DD) of `at` in `timezone`: blackouts are whole days in the integration's zone. */
 export function dayIn(timezone: string, at: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  return dateInZone(at, timezone);
 }
 
 function blackoutOn(blackouts: readonly Blackout[], day: string): Blackout | null {
-  return blackouts.find((b) => day >= b.from && day <= b.to) ?? null;
+  return blackoutOnDay(blackouts, day) ?? null;
 }

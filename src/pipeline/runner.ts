@@ -8,6 +8,7 @@ import { FerryError, toFerryError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Source } from '../core/source.js';
 import type { FerryConfig, Integration } from '../config/model.js';
+import { blackoutNow } from '../config/blackouts.js';
 import { resolveIntegrationParams, type ResolvedParams } from '../config/params.js';
 import { createDestination } from '../delivery/create-destination.js';
 import type { RunLogCollector } from '../logging/logger.js';
@@ -207,9 +208,8 @@ export function createRunner(deps: RunnerDeps): Runner {
           const started: RunRecord = { ...claimed, startedAt: await store.markStarted(runId) };
           deps.bus?.emit({ type: 'run.started', run: started, lagMs: scheduledFor && started.startedAt ? started.startedAt.getTime() - scheduledFor.getTime() : null });
           logger.info('run started', { trigger: claimed.trigger, requestedBy: claimed.requestedBy, scheduledFor: scheduledFor?.toISOString() ?? null, dryRun: claimed.dryRun, attempt: claimed.attempt });
-          if (claimed.trigger === 'manual' && isInBlackout(integration, clock.now())) {
-            logger.warn('manual run during a blackout', { blackout: blackoutNow(integration, clock.now())?.reason });
-          }
+          const blackout = claimed.trigger === 'manual' ? blackoutNow(integration, clock.now()) : undefined;
+          if (blackout) logger.warn('manual run during a blackout', { blackout: blackout.reason });
           // A rerun is compared with the last delivered file too, so a still-small roster is held again.
           const previous = integration.safety && !claimed.dryRun ? await store.lastDelivered(integration.id) : undefined;
           const te = performance.now();
@@ -397,21 +397,4 @@ function formatMinutes(ms: number): string {
   if (ms >= 60_000) return `${Number((ms / 60_000).toFixed(1))}-minute`;
   if (ms >= 1000) return `${Number((ms / 1000).toFixed(1))}-second`;
   return `${Math.round(ms)}-millisecond`;
-}
-
-const dayFormatters = new Map<string, Intl.DateTimeFormat>();
-
-/** The blackout that covers `at` (its date in the integration's zone), if any. */
-export function blackoutNow(integration: Pick<Integration, 'blackouts' | 'schedule'>, at: Date): { from: string; to: string; reason: string } | undefined {
-  if (integration.blackouts.length === 0) return undefined;
-  const zone = integration.schedule.timezone;
-  // Building an Intl formatter costs ~0.1 ms; the scheduler asks for every slot it starts.
-  let f = dayFormatters.get(zone);
-  if (!f) dayFormatters.set(zone, (f = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' })));
-  const day = f.format(at);
-  return integration.blackouts.find((b) => day >= b.from && day <= b.to);
-}
-
-export function isInBlackout(integration: Pick<Integration, 'blackouts' | 'schedule'>, at: Date): boolean {
-  return blackoutNow(integration, at) !== undefined;
 }

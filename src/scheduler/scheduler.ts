@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
 import type { Integration } from '../config/model.js';
 import type { DecisionInput, IntegrationState, RunStore } from '../store/run-store.js';
-import { blackoutNow } from '../pipeline/runner.js';
+import { blackoutNow } from '../config/blackouts.js';
 import { compileSchedule, nextSlots, slotsBetween, type CompiledSchedule, type WallState } from './slots.js';
 
 /**

@@ -8,7 +8,7 @@ import type { EmbeddedSftpServer } from '../../demo/sftp-server.js';
 import { encodeCsv } from '../../formats/csv.js';
 import { CLEVER_CSV, ONEROSTER_CSV } from '../../pipeline/execute-bundle.js';
 import { queryOf, withheldNames } from '../../pipeline/execute-run.js';
-import { blackoutNow } from '../../pipeline/runner.js';
+import { blackoutNow } from '../../config/blackouts.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { currentUser, findIntegration, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes } from '../output.js';

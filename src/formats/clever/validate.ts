@@ -1,4 +1,4 @@
-import { cellsOf, ProblemList, readTable, type CheckedFileSummary, type ValidationResult } from '../oneroster/problems.js';
+import { cellsOf, indexHeader, ProblemList, readTable, type CheckedFileSummary, type ValidationResult } from '../oneroster/problems.js';
 import { CLEVER_SPECS, cleverSpecForFile, type CleverFileName, type CleverFileSpec } from './spec.js';
 
 export { formatValidationReport, PROBLEM_KINDS } from '../oneroster/problems.js';
@@ -87,24 +87,8 @@ function checkDataFile(fileName: string, spec: CleverFileSpec, text: string, pro
 
 /** Column order does not matter (§5); reports unknown, repeated and missing required columns. */
 function checkHeader(fileName: string, spec: CleverFileSpec, header: readonly string[], problems: ProblemList): Map<string, number> {
-  const index = new Map<string, number>();
-  if (header.length === 0 || (header.length === 1 && header[0] === '')) {
-    problems.add('header', fileName, `the file has no header row; Clever requires one (required columns: ${spec.required.join(', ')})`, { row: 1 });
-    return index;
-  }
-  const known = new Set(spec.columns);
-  const byLowerCase = new Map(spec.columns.map((h) => [h.toLowerCase(), h]));
-  header.forEach((name, i) => {
-    if (known.has(name)) {
-      if (index.has(name)) problems.add('header', fileName, `column ${i + 1} repeats ${name}`, { row: 1, column: name });
-      else index.set(name, i);
-      return;
-    }
-    // Header text that is not a spec name is not echoed: a file without a header row would put student data here.
-    const near = byLowerCase.get(name.trim().toLowerCase());
-    const hint = near ? `; it should be spelled ${near} (names are case-sensitive, no spaces)` : '';
-    problems.add('header', fileName, `column ${i + 1} is not a Clever ${spec.name}.csv column${hint}`, { row: 1 });
-  });
+  const index = indexHeader(fileName, header, spec.columns, `Clever ${spec.name}.csv`, `the file has no header row; Clever requires one (required columns: ${spec.required.join(', ')})`, problems);
+  if (!index) return new Map();
   for (const name of spec.required) {
     if (!index.has(name)) problems.add('header', fileName, 'the required column is missing', { row: 1, column: name });
   }

@@ -87,3 +87,29 @@ export function cellsOf(index: ReadonlyMap<string, number>, row: readonly string
     return c === undefined ? undefined : (row[c] ?? '');
   };
 }
+
+/**
+ * Where each known column sits in a header row, reporting repeated and unknown names (with a spelling hint, never
+ * echoing the unknown text: a file without a header row would put student data there). `noHeader` is the message for
+ * an empty first row; then the result is undefined.
+ */
+export function indexHeader(fileName: string, header: readonly string[], known: readonly string[], unknownLabel: string, noHeader: string, problems: ProblemList): Map<string, number> | undefined {
+  if (header.length === 0 || (header.length === 1 && header[0] === '')) {
+    problems.add('header', fileName, noHeader, { row: 1 });
+    return undefined;
+  }
+  const index = new Map<string, number>();
+  const expected = new Set(known);
+  const byLowerCase = new Map(known.map((h) => [h.toLowerCase(), h]));
+  header.forEach((name, i) => {
+    if (expected.has(name)) {
+      if (index.has(name)) problems.add('header', fileName, `column ${i + 1} repeats ${name}`, { row: 1, column: name });
+      else index.set(name, i);
+      return;
+    }
+    const near = byLowerCase.get(name.trim().toLowerCase());
+    const hint = near ? `; it should be spelled ${near} (names are case-sensitive, no spaces)` : '';
+    problems.add('header', fileName, `column ${i + 1} is not a ${unknownLabel} column${hint}`, { row: 1 });
+  });
+  return index;
+}

@@ -1,6 +1,6 @@
 import { checkManifest } from './manifest.js';
 import { readZipEntries } from './read-zip.js';
-import { cellsOf, ProblemList, readTable, type CheckedFileSummary, type ValidationResult } from './problems.js';
+import { cellsOf, indexHeader, ProblemList, readTable, type CheckedFileSummary, type ValidationResult } from './problems.js';
 import { MANIFEST_FILE, specForFile, type OneRosterFileName, type OneRosterFileSpec } from './spec.js';
 
 export { formatValidationReport, PROBLEM_KINDS } from './problems.js';
@@ -138,24 +138,8 @@ function checkDataFile(fileName: string, spec: OneRosterFileSpec, text: string, 
 
 /** Reports missing, unknown, repeated or misordered columns; returns where each known column is. */
 function checkHeader(fileName: string, spec: OneRosterFileSpec, header: readonly string[], problems: ProblemList): Map<string, number> {
-  const index = new Map<string, number>();
-  if (header.length === 0 || (header.length === 1 && header[0] === '')) {
-    problems.add('header', fileName, `the file has no header row; expected ${spec.headers.join(',')}`, { row: 1 });
-    return index;
-  }
-  const expected = new Set(spec.headers);
-  const byLowerCase = new Map(spec.headers.map((h) => [h.toLowerCase(), h]));
-  header.forEach((name, i) => {
-    if (expected.has(name)) {
-      if (index.has(name)) problems.add('header', fileName, `column ${i + 1} repeats ${name}`, { row: 1, column: name });
-      else index.set(name, i);
-      return;
-    }
-    // Header text that is not a spec name is not echoed: a file without a header row would put student data here.
-    const near = byLowerCase.get(name.trim().toLowerCase());
-    const hint = near ? `; it should be spelled ${near} (names are case-sensitive, no spaces)` : '';
-    problems.add('header', fileName, `column ${i + 1} is not a ${spec.name}.csv column${hint}`, { row: 1 });
-  });
+  const index = indexHeader(fileName, header, spec.headers, `${spec.name}.csv`, `the file has no header row; expected ${spec.headers.join(',')}`, problems);
+  if (!index) return new Map();
   for (const name of spec.headers) {
     if (!index.has(name)) problems.add('header', fileName, 'the column is missing (every column must be present, even when blank)', { row: 1, column: name });
   }

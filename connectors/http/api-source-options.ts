@@ -1,4 +1,4 @@
-import type { Sleep } from '../../src/delivery/retry.js';
+import type { Sleep } from '../../src/runs/backoff.js';
 
 /** What every OAuth2 client-credentials API source takes, whatever the SIS. */
 export interface ApiSourceOptions {

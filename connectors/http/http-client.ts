@@ -3,7 +3,7 @@ import https from 'node:https';
 import axios from 'axios';
 import type { Logger } from 'winston';
 import { FerryError } from '../../src/core/errors.js';
-import { realSleep, type Sleep } from '../../src/delivery/retry.js';
+import { backoffMs, realSleep, type Sleep } from '../../src/runs/backoff.js';
 import { createSemaphore } from './semaphore.js';
 
 /**
@@ -89,10 +89,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const sleep = opts.sleep ?? realSleep;
   const base = opts.baseDelayMs ?? 500;
   const max = opts.maxDelayMs ?? 30_000;
-  const backoff = (attempt: number) => {
-    const cap = Math.min(max, base * 2 ** (attempt - 1));
-    return Math.round(cap / 2 + Math.random() * (cap / 2));
-  };
+  const backoff = (attempt: number) => backoffMs(attempt, { baseMs: base, maxMs: max });
 
   const once = async (req: HttpRequest, path: string): Promise<HttpResponse | HttpFailure> => {
     const release = await limit.acquire(req.signal);

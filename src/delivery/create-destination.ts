@@ -2,7 +2,7 @@ import type { Logger } from 'winston';
 import type { Destination } from '../core/destination.js';
 import type { NamedDestination } from '../config/model.js';
 import { createLocalDestination } from './local-destination.js';
-import type { Sleep } from './retry.js';
+import type { Sleep } from '../runs/backoff.js';
 import { createSftpDestination } from './sftp-destination.js';
 
 export function createDestination(config: NamedDestination, ctx: { configDir: string; integration: string; logger?: Logger; sleep?: Sleep }): Destination {

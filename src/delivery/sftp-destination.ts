@@ -7,7 +7,7 @@ import { FerryError } from '../core/errors.js';
 import type { DeliveryReceipt, DeliveryRequest, Destination } from '../core/destination.js';
 import type { NamedDestination } from '../config/model.js';
 import { resolveSecret } from '../config/secrets.js';
-import { retryWithBackoff, type Sleep } from './retry.js';
+import { retryWithBackoff, type Sleep } from '../runs/backoff.js';
 
 type SftpConfig = Extract<NamedDestination, { kind: 'sftp' }>;
 

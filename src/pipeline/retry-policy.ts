@@ -1,11 +1,7 @@
 import type { RetryPolicy } from '../config/model.js';
+import { backoffMs } from '../runs/backoff.js';
 
-/**
- * The wait before retry number `attempt` (1 = the first retry, after attempt 1 failed): exponential from
- * `initialDelaySeconds`, capped at `maxDelaySeconds`, with "equal jitter" (half fixed, half random) so that many
- * integrations failing together against one server do not come back at the same instant, yet none comes back at once.
- */
+/** The wait before retry number `attempt` of a run, by the integration's retry policy and the one backoff. */
 export function retryDelayMs(policy: RetryPolicy, attempt: number, random: () => number): number {
-  const cap = Math.min(policy.maxDelaySeconds, policy.initialDelaySeconds * 2 ** (attempt - 1)) * 1000;
-  return Math.round(cap / 2 + random() * (cap / 2));
+  return backoffMs(attempt, { baseMs: policy.initialDelaySeconds * 1000, maxMs: policy.maxDelaySeconds * 1000, random });
 }

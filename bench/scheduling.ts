@@ -17,9 +17,8 @@ import YAML from 'yaml';
 import type { Integration } from '../src/config/model.js';
 import { createManualClock } from '../src/core/clock.js';
 import { ensureDemoSis } from '../src/demo/demo-sis.js';
-import type { RunTimings } from '../src/pipeline/runner.js';
+import type { RunTimings } from '../src/runs/lifecycle.js';
 import { openRuntime } from '../src/runtime/runtime.js';
-import { createScheduler } from '../src/scheduler/scheduler.js';
 
 const INTEGRATIONS = Number(process.env.BENCH_SCHED_INTEGRATIONS ?? 2000);
 const CAP = 8;
@@ -115,20 +114,17 @@ async function measureOverhead(root: string): Promise<Omit<SchedulingResult, 'id
         claims.push(performance.now() - t);
       }
     };
-    const scheduler = createScheduler({
-      integrations: () => runtime.config.integrations.values(),
-      store: runtime.store,
-      clock,
-      logger: runtime.logger,
-      misfireWindowMs: 24 * 3_600_000,
-      maxInFlight: CAP, // as the daemon does: claim a slot when there is room to run it
-      run: async (integration: Integration, scheduledFor: Date, note: string | null) => {
-        const report = await runtime.runner.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor, ...(note ? { note } : {}) });
+    // The daemon's own scheduler and run lifecycle (one composition root); each slot's report is looked at.
+    const { scheduler, runs } = runtime;
+    const claimSlot = runs.claimSlot.bind(runs);
+    runs.claimSlot = async (integration, slot, note) => {
+      const started = await claimSlot(integration, slot, note);
+      void started.done.then((report) => {
         if (report.timings) timings.push(report.timings);
         if (report.run.status !== 'succeeded') failures.push(`${integration.id}: ${report.run.status} ${report.run.error ?? ''}`);
-        return report;
-      },
-    });
+      });
+      return started;
+    };
     await scheduler.init();
     clock.set(new Date(SLOT.getTime() + 500));
     progress(`${INTEGRATIONS} integrations due at ${SLOT.toISOString()}, concurrency cap ${CAP}`);
@@ -147,7 +143,7 @@ async function measureOverhead(root: string): Promise<Omit<SchedulingResult, 'id
     const next = new Date(SLOT.getTime() + 86_400_000);
     clock.set(new Date(next.getTime() + 500));
     for (const integration of [...runtime.config.integrations.values()].slice(0, ALONE)) {
-      const report = await runtime.runner.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: next });
+      const report = await runtime.runs.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: next });
       if (report.run.status !== 'succeeded' || !report.timings) throw new Error(`${integration.id}: ${report.run.status} ${report.run.error ?? ''}`);
       alone.push(report.timings.overheadMs);
     }

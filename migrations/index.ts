@@ -5,6 +5,7 @@ import * as bundleFiles from './20261123_003_bundle_files.js';
 import * as bundleMode from './20261123_004_bundle_mode.js';
 import * as scheduling from './20261123_005_scheduling.js';
 import * as claims from './20261123_006_claims.js';
+import * as slotAt from './20261207_007_slot_at.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261123_004_bundle_mode': bundleMode,
   '20261123_005_scheduling': scheduling,
   '20261123_006_claims': claims,
+  '20261207_007_slot_at': slotAt,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

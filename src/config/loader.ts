@@ -188,6 +188,8 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
     extractsDir,
     store,
     keepSpool: main.spool.keep,
+    spoolKeepDays: main.spool.keepDays,
+    receiptsDir: path.join(dataDir, 'receipts'),
     concurrency: Object.freeze({ ...main.concurrency }),
     scheduler: Object.freeze({ ...main.scheduler }),
     http: main.http === false ? null : Object.freeze({ ...main.http }),

@@ -130,6 +130,10 @@ export interface FerryConfig {
   readonly extractsDir: string;
   readonly store: StoreConfig;
   readonly keepSpool: boolean;
+  /** Kept spool copies (dry runs, spool.keep) are removed after this many days. */
+  readonly spoolKeepDays: number;
+  /** The receipt journal (see runs/receipts.ts). */
+  readonly receiptsDir: string;
   readonly concurrency: { readonly global: number; readonly perSource: number; readonly perDestinationHost: number };
   readonly scheduler: { readonly leaseSeconds: number; readonly heartbeatSeconds: number; readonly pollSeconds: number; readonly misfireWindowHours: number };
   readonly http: { readonly host: string; readonly port: number } | null;

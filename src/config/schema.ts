@@ -183,7 +183,8 @@ export const ferryFileSchema = z.strictObject({
       z.strictObject({ postgres: z.strictObject({ url: secretRef }) }),
     ])
     .optional(),
-  spool: z.strictObject({ keep: z.boolean().default(false) }).default({ keep: false }),
+  // keepDays: how long a kept spool copy (a dry run's file, spool.keep) stays before it is removed.
+  spool: z.strictObject({ keep: z.boolean().default(false), keepDays: z.number().positive().max(365).default(7) }).default({ keep: false, keepDays: 7 }),
   concurrency: z
     .strictObject({ global: positiveInt.default(4), perSource: positiveInt.default(2), perDestinationHost: positiveInt.default(4) })
     .default({ global: 4, perSource: 2, perDestinationHost: 4 }),

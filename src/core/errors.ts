@@ -23,6 +23,7 @@ export const ERROR_KINDS = [
   'aborted', // shutdown: the run was stopped, not failed
   'timeout', // the run went on longer than the integration's timeoutMinutes
   'already_running',
+  'superseded', // a newer slot already delivered this file: the run sends nothing
   'internal',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
@@ -46,6 +47,7 @@ const RETRYABLE: Record<ErrorKind, boolean> = {
   aborted: true,
   timeout: true,
   already_running: false,
+  superseded: false,
   internal: false,
 };
 

@@ -13,8 +13,8 @@ export type FerryEvent =
   | { type: 'run.started'; run: RunRecord; lagMs: number | null }
   /** Runs waiting for a concurrency slot changed. */
   | { type: 'queue.changed'; waiting: number }
-  /** The scheduler looked for due slots (its heartbeat, for /healthz). */
-  | { type: 'scheduler.tick'; at: Date }
+  /** The scheduler looked for due slots (its heartbeat, for /healthz); `ok` is false when the tick failed. */
+  | { type: 'scheduler.tick'; at: Date; ok: boolean; error?: string }
   /** The store could not be reached (once per outage), and when it came back. */
   | { type: 'store.unreachable'; error: string; since: Date }
   | { type: 'store.recovered'; since: Date; at: Date };

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { createEventBus, type EventBus } from '../core/events.js';
@@ -7,8 +6,8 @@ import { formatProblem, tryLoadConfig } from '../config/loader.js';
 import { startDemoSftp } from '../demo/bootstrap.js';
 import type { EmbeddedSftpServer } from '../demo/sftp-server.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
-import { createQueueWorker, type QueueWorker } from '../scheduler/queue-worker.js';
-import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
+import type { QueueWorker } from '../scheduler/queue-worker.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import { compileSchedule } from '../scheduler/slots.js';
 import { startObservabilityServer } from '../observability/http-server.js';
 import { createAlerter } from '../alerts/alerter.js';
@@ -47,17 +46,16 @@ export function pidDir(dataDir: string): string {
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const bus = createEventBus();
   const runtime = await openRuntime({ configDir: opts.configDir, logToConsole: true, bus, ...(opts.clock ? { clock: opts.clock } : { syncClockWithStore: true }) });
-  const { store, logger, runner } = runtime;
+  const { store, logger, runs, scheduler, worker } = runtime;
   const config = () => runtime.config;
   const clock: Clock = { now: () => runtime.clock.now() };
   // LIFO cleanup: each releaser runs even if an earlier one failed.
   const releasers: (() => Promise<unknown>)[] = [() => runtime.close()];
   let demoSftp: EmbeddedSftpServer | undefined;
-  let scheduler: Scheduler | undefined;
-  let worker: QueueWorker | undefined;
   try {
-    const orphans = await store.interruptOrphans(os.hostname(), isPidAlive);
-    if (orphans > 0) logger.warn('runs left running by a stopped process were marked interrupted', { count: orphans });
+    // Receipts first (a run that delivered is never called interrupted), then lapsed leases (runs a dead process left
+    // behind are interrupted and retried before new slots start), then spool files no run needs.
+    await runs.recover();
     const demo = config().demo;
     if (demo) {
       demoSftp = await startDemoSftp(demo, logger);
@@ -65,38 +63,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       logger.info('demo sftp server listening', { host: demoSftp.host, port: demoSftp.port, root: demo.sftp.root, hostKey: demoSftp.hostKeyFingerprint });
     }
     const s = config().scheduler;
-    worker = createQueueWorker({
-      store,
-      clock,
-      logger,
-      bus,
-      runner,
-      integrations: () => config().integrations,
-      leaseMs: s.leaseSeconds * 1000,
-      capacity: config().concurrency.global,
-    });
-    const w = worker;
-    scheduler = createScheduler({
-      integrations: () => config().integrations.values(),
-      store,
-      clock,
-      logger,
-      bus,
-      misfireWindowMs: s.misfireWindowHours * 3_600_000,
-      maxInFlight: config().concurrency.global,
-      run: async (integration, scheduledFor, note) => {
-        const report = await runner.run(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor, ...(note ? { note } : {}) });
-        // A slot queued behind this run (overlap policy queue-one) can start now rather than at the next poll.
-        if (report.run.status !== 'queued') await w.pollOnce(integration.id).then((r) => r.done);
-        return report;
-      },
-    });
-    // Leases are checked first: runs a dead daemon left behind are interrupted (and retried) before new slots start.
-    await worker.reapOnce();
     await scheduler.start();
-    releasers.push(() => scheduler!.stop());
-    worker.start({ pollMs: s.pollSeconds * 1000, heartbeatMs: s.heartbeatSeconds * 1000, reapMs: Math.max(1000, (s.leaseSeconds * 1000) / 2) });
-    releasers.push(() => w.stop());
+    releasers.push(() => scheduler.stop());
+    worker.start({ pollMs: s.pollSeconds * 1000, reapMs: Math.max(1000, (s.leaseSeconds * 1000) / 2), sweepMs: 3_600_000 });
+    releasers.push(() => worker.stop());
     const clockSync = setInterval(() => {
       const synced = runtime.clock as Clock & { sync?: () => Promise<void> };
       void synced.sync?.().catch(() => undefined);
@@ -131,7 +101,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const states = await store.getStates();
   const integrations = [...config().integrations.values()];
   const enabled = integrations.filter((i) => states.get(i.id)?.enabled ?? i.enabled).length;
-  logger.info('daemon started', { integrations: integrations.length, enabled, pid: process.pid, store: config().store.kind, leaseOwner: runner.leaseOwner });
+  logger.info('daemon started', { integrations: integrations.length, enabled, pid: process.pid, store: config().store.kind, leaseOwner: runs.owner });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -147,20 +117,24 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         return false;
       }
       runtime.setConfig(res.config);
-      scheduler!.refresh();
+      scheduler.refresh();
       logger.info('configuration reloaded', { integrations: res.config.integrations.size });
       return true;
     },
     stop(reason) {
       stopping ??= (async () => {
-        logger.info('daemon stopping', { reason, running: runner.active() });
-        await scheduler?.stop();
-        await worker?.stop().catch(() => undefined);
-        const idle = await runner.waitIdle(config().shutdownGraceSeconds * 1000);
+        // Draining comes first, with no wait before the log line: after "daemon stopping" no run starts.
+        runs.drain(`the daemon is stopping (${reason})`);
+        logger.info('daemon stopping', { reason, running: runs.active() });
+        await scheduler.stop();
+        await worker.stop().catch(() => undefined);
+        let idle = await runs.waitIdle(config().shutdownGraceSeconds * 1000);
         if (!idle) {
-          logger.warn('grace period over: interrupting runs still going', { running: runner.active() });
-          runner.abortAll('the daemon is shutting down');
-          await runner.waitIdle(30_000);
+          logger.warn('grace period over: interrupting runs still going', { running: runs.active() });
+          runs.abortAll('the daemon is shutting down');
+          // An aborted run ends within seconds; recording its end may wait for the store up to its lease.
+          idle = await runs.waitIdle(config().scheduler.leaseSeconds * 1000 + 5000);
+          if (!idle) logger.error('runs still not recorded at shutdown: their leases will lapse and another daemon will interrupt and retry them', { running: runs.active() });
         }
         logger.info('daemon stopped');
         await runReleasers(releasers);

@@ -211,7 +211,7 @@ async function finishOneRoster(
   }
   signal.throwIfAborted();
   logger.info('delivery started', { destination: integration.destination.id, remotePath });
-  await opts.beforeDeliver?.();
+  await opts.beforeDeliver?.(remotePath);
   const destination = opts.openDestination();
   const receipt = await destination.deliver({ localPath: zipSpool, remotePath, bytes: info.bytes, runId: ctx.runId, signal });
   await destination.close?.();
@@ -283,7 +283,7 @@ async function finishClever(
   }
   signal.throwIfAborted();
   logger.info('delivery started', { destination: integration.destination.id, remotePath: folder, files: files.length });
-  await opts.beforeDeliver?.();
+  await opts.beforeDeliver?.(folder);
   const destination = opts.openDestination();
   const receipts = await destination.deliverAll(files.map((f) => ({ localPath: spooled.get(f.name)!.path, remotePath: remote.get(f.name)!, bytes: f.bytes, runId: ctx.runId, signal })));
   await destination.close?.();

@@ -39,10 +39,11 @@ export interface ExecuteOptions {
   /** A delta integration sends a bulk (and makes it the new baseline) instead of a delta: `ferry run --bulk`. */
   forceBulk?: boolean | undefined;
   /**
-   * Called just before anything is sent: throws when the run may no longer deliver (its daemon lost the lease and
-   * another daemon has taken the slot over), so the vendor never gets the file twice.
+   * Called just before anything is sent, with the path the run's record will name: throws when the run may no longer
+   * deliver (its process lost the lease, or a newer slot already delivered that path), so the vendor never gets the
+   * file twice, nor older data over newer.
    */
-  beforeDeliver?: (() => Promise<void>) | undefined;
+  beforeDeliver?: ((remotePath: string) => Promise<void>) | undefined;
   /** The last delivered run, for the roster safety gate; null when there is none (or the gate is off). */
   previousDelivery?: PreviousDelivery | null | undefined;
 }
@@ -139,7 +140,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     }
     signal.throwIfAborted();
     logger.info('delivery started', { destination: dest.id, remotePath });
-    await opts.beforeDeliver?.();
+    await opts.beforeDeliver?.(remotePath);
     const destination = opts.openDestination();
     const receipt = await destination.deliver({ localPath: finalSpool, remotePath, bytes, runId: ctx.runId, signal });
     await destination.close?.();

@@ -10,6 +10,7 @@ import { sha256OfFile } from './delta-baseline.js';
 import { describeSetFiles, keepBaseline, setSha256 } from './execute-bundle.js';
 import { renderRunPath } from './run-paths.js';
 import type { RunLogCollector } from '../logging/logger.js';
+import type { ReceiptJournal } from '../runs/receipts.js';
 import type { RunRecord, RunStore } from '../store/run-store.js';
 
 export interface ReleaseDeps {
@@ -19,6 +20,9 @@ export interface ReleaseDeps {
   collector: RunLogCollector;
   clock: Clock;
   openDestination: (integration: Integration, logger: Logger) => Destination;
+  /** A released file's receipt is journaled before it is recorded, like every delivery's. */
+  receipts: ReceiptJournal;
+  announce: (run: RunRecord) => void;
 }
 
 /**
@@ -76,7 +80,15 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
       receipt = await destination.deliver({ localPath: file, remotePath, bytes, runId, ...(signal ? { signal } : {}) });
     }
     await destination.close?.();
+    await deps.receipts.write({
+      runId,
+      integrationId: integration.id,
+      deliveredAt: deps.clock.now().toISOString(),
+      outcome: { status: 'succeeded', rows: run.rows, bytes: run.bytes, sha256: run.sha256, remotePath: receipt.remotePath, target: receipt.target, files: run.files, bundleMode: run.bundleMode },
+    });
     const record = await store.completeRelease(runId, { remotePath: receipt.remotePath, target: receipt.target });
+    await deps.receipts.remove(runId);
+    deps.announce(record);
     logger.info('held delivery delivered', { by, remotePath: receipt.remotePath, target: receipt.target, rows: run.rows, bytes });
     // A held bulk of a delta integration becomes its baseline once it is out, as if it had gone out at once.
     if (integration.bundle?.format === 'oneroster' && integration.bundle.mode === 'delta' && run.bundleMode === 'bulk') {

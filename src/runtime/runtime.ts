@@ -6,22 +6,27 @@ import type { FerryConfig } from '../config/model.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ensureDemo } from '../demo/bootstrap.js';
 import { createLogger, RunLogCollector } from '../logging/logger.js';
-import { createRunner, type Runner } from '../pipeline/runner.js';
-import { createLimiter } from '../scheduler/limiter.js';
+import type { Runs } from '../runs/lifecycle.js';
+import type { QueueWorker } from '../scheduler/queue-worker.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { compose } from './compose.js';
 import { openRunStore, type RunStore } from '../store/run-store.js';
 import type { EventBus } from '../core/events.js';
 import { createStoreClock } from '../scheduler/store-clock.js';
 import path from 'node:path';
 import type winston from 'winston';
 
-/** What both the daemon and the CLI work with: config parsed once, the store, a logger and a runner. */
+/** What both the daemon and the CLI work with: config parsed once, the store, a logger, and the composed run handling. */
 export interface Runtime {
   /** The configuration in force; the daemon swaps it on reload (SIGHUP / `ferry reload`). */
   readonly config: FerryConfig;
   setConfig(next: FerryConfig): void;
   readonly store: RunStore;
   readonly logger: Logger;
-  readonly runner: Runner;
+  readonly runs: Runs;
+  /** The daemon starts these; the CLI leaves them be. */
+  readonly scheduler: Scheduler;
+  readonly worker: QueueWorker;
   readonly clock: Clock;
   close(): Promise<void>;
 }
@@ -61,16 +66,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await synced.sync();
     clock = synced;
   }
-  const bus = opts.bus;
-  const runner = createRunner({
-    config,
-    store,
-    logger,
-    collector,
-    limiter: createLimiter(config.concurrency.global, (waiting) => bus?.emit({ type: 'queue.changed', waiting })),
-    clock: { now: () => clock.now() },
-    bus,
-  });
+  const { runs, scheduler, worker } = compose({ config: () => config, store, logger, collector, clock: { now: () => clock.now() }, bus: opts.bus });
   let closing: Promise<void> | undefined;
   return {
     get config() {
@@ -78,16 +74,18 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
     setConfig(next) {
       config = next;
-      runner.setConfig(next);
     },
     store,
     logger,
-    runner,
+    runs,
+    scheduler,
+    worker,
     get clock() {
       return clock;
     },
     close() {
       closing ??= (async () => {
+        runs.leases.stop();
         await store.close().catch(() => undefined);
         await new Promise<void>((resolve) => {
           logger.on('finish', () => resolve());

@@ -1,4 +1,4 @@
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted', 'held', 'missed'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted', 'held', 'missed', 'superseded'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const RUN_TRIGGERS = ['schedule', 'manual', 'retry'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
@@ -11,6 +11,8 @@ export interface RunRecord {
   trigger: RunTrigger;
   requestedBy: string;
   scheduledFor: Date | null;
+  /** The time the run is for: its slot (a retry keeps the slot of the run it retries), or when a manual run was asked. */
+  slotAt: Date;
   params: Record<string, unknown>;
   status: RunStatus;
   dryRun: boolean;
@@ -69,6 +71,7 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     trigger: r.trigger as RunTrigger,
     requestedBy: String(r.requested_by),
     scheduledFor: date(r.scheduled_for),
+    slotAt: date(r.slot_at) ?? date(r.scheduled_for) ?? date(r.created_at)!,
     params: JSON.parse(String(r.params_json)) as Record<string, unknown>,
     status: r.status as RunStatus,
     dryRun: Boolean(r.dry_run),

@@ -19,6 +19,8 @@ export interface ClaimInput {
   trigger: RunTrigger;
   requestedBy: string;
   scheduledFor: Date | null;
+  /** The time the run is for; default: its scheduled time, or now. A retry passes the slot of the run it retries. */
+  slotAt?: Date | undefined;
   params: Readonly<Record<string, unknown>>;
   dryRun?: boolean;
   host: string;
@@ -88,12 +90,29 @@ export interface RunStore {
   recordDecisions(inputs: readonly DecisionInput[]): Promise<RunRecord[]>;
   /** A queued run (a retry after its backoff): undefined when the integration already has one queued. */
   enqueue(input: ClaimInput & { notBefore: Date }): Promise<RunRecord | undefined>;
-  /** Due queued runs (not_before ≤ now) turned running under `lease`, oldest first; each is claimed by one caller only. */
-  claimQueued(lease: { owner: string; until: Date }, now: Date, limit: number, integrationId?: string): Promise<RunRecord[]>;
+  /**
+   * Due queued runs (not_before ≤ now) turned running under `lease`, oldest first; each is claimed by one caller only.
+   * The claiming process (host, pid) is recorded on the run.
+   */
+  claimQueued(lease: { owner: string; until: Date }, now: Date, limit: number, claimer: { host: string; pid: number }, integrationId?: string): Promise<RunRecord[]>;
   /** Does `owner` still hold the run's lease at `now` (running, its owner, not lapsed)? */
   holdsLease(runId: number, owner: string, now: Date): Promise<boolean>;
-  /** Push back the lease of every run `owner` is running. */
-  renewLeases(owner: string, until: Date): Promise<number>;
+  /** Push back the leases of these runs, those `owner` still holds; returns how many. */
+  renewLeases(owner: string, runIds: readonly number[], until: Date): Promise<number>;
+  /** A round trip to the store (the heartbeat when no run is in flight). */
+  ping(): Promise<void>;
+  /**
+   * A delivered file's receipt reaches the store: the run becomes succeeded whatever was recorded meanwhile (running,
+   * or interrupted by another daemon when its lease lapsed during a store outage), and a retry of its chain still
+   * queued becomes superseded. Undefined when the run is unknown or already recorded as delivered.
+   */
+  recordReceipt(runId: number, outcome: RunOutcome & { status: 'succeeded' }): Promise<{ run: RunRecord; superseded: RunRecord[] } | undefined>;
+  /** A succeeded delivery of the integration to `remotePath` for a slot at or after `slotAt`, other than `runId`. */
+  newerDelivery(integrationId: string, remotePath: string, slotAt: Date, runId: number): Promise<RunRecord | undefined>;
+  /** Runs whose kept spool file is at one of these paths (held, dry runs, spool.keep). */
+  runsBySpoolPath(paths: readonly string[]): Promise<RunRecord[]>;
+  /** Runs by id (missing ids are left out). */
+  getRuns(runIds: readonly number[]): Promise<RunRecord[]>;
   /** Running runs whose lease lapsed before `now` become interrupted (their daemon died); returns them. */
   reapLapsedLeases(now: Date): Promise<RunRecord[]>;
   /** True for exactly one caller per (name, slot) across every daemon sharing the store (the daily digest). */
@@ -125,8 +144,6 @@ export interface RunStore {
   getLogs(runId: number): Promise<LogEntry[]>;
   setEnabled(integrationId: string, enabled: boolean, reason: string | null, by: string): Promise<void>;
   getStates(): Promise<Map<string, IntegrationState>>;
-  /** Runs left `running` by a process on this host that no longer exists are marked interrupted. */
-  interruptOrphans(host: string, isAlive: (pid: number) => boolean): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -204,6 +221,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       trigger: input.trigger,
       requested_by: input.requestedBy,
       scheduled_for: input.scheduledFor ? iso(input.scheduledFor) : null,
+      slot_at: iso(input.slotAt ?? input.scheduledFor ?? clock.now()),
       params_json: JSON.stringify(input.params),
       status,
       dry_run: input.dryRun ?? false,
@@ -289,6 +307,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           trigger: input.trigger,
           requested_by: input.requestedBy,
           scheduled_for: input.scheduledFor ? iso(input.scheduledFor) : null,
+          slot_at: iso(input.slotAt ?? input.scheduledFor ?? clock.now()),
           params_json: JSON.stringify(input.params),
           status: input.status,
           dry_run: false,
@@ -314,7 +333,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         throw err;
       }
     },
-    async claimQueued(lease, now, limit, integrationId) {
+    async claimQueued(lease, now, limit, claimer, integrationId) {
       const q = knex('runs').where({ status: 'queued' }).where('not_before', '<=', iso(now)).orderBy('not_before').orderBy('id').limit(limit);
       if (integrationId) q.where({ integration_id: integrationId });
       const due = await q;
@@ -323,7 +342,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         try {
           const n = await knex('runs')
             .where({ id: row.id, status: 'queued' })
-            .update({ status: 'running', lease_owner: lease.owner, lease_expires_at: iso(lease.until) });
+            .update({ status: 'running', lease_owner: lease.owner, lease_expires_at: iso(lease.until), host: claimer.host, pid: claimer.pid });
           if (n === 1) claimed.push((await getRun(Number(row.id)))!);
         } catch (err) {
           if (!isUniqueViolation(err)) throw err; // another run of the integration is going: it waits its turn
@@ -335,8 +354,69 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       const row = await knex('runs').where({ id: runId, status: 'running', lease_owner: owner }).where('lease_expires_at', '>=', iso(now)).first('id');
       return row !== undefined;
     },
-    async renewLeases(owner, until) {
-      return knex('runs').where({ status: 'running', lease_owner: owner }).update({ lease_expires_at: iso(until) });
+    async renewLeases(owner, runIds, until) {
+      if (runIds.length === 0) return 0;
+      return knex('runs').whereIn('id', runIds).where({ status: 'running', lease_owner: owner }).update({ lease_expires_at: iso(until) });
+    },
+    async ping() {
+      await knex.raw('SELECT 1');
+    },
+    async recordReceipt(runId, o) {
+      return knex.transaction(async (trx) => {
+        const row = await trx('runs').where({ id: runId }).first();
+        if (!row) return undefined;
+        const run = rowToRun(row);
+        if (run.status === 'succeeded' && run.remotePath !== null) return undefined;
+        const [updated] = await trx('runs')
+          .where({ id: runId })
+          .update({
+            status: 'succeeded',
+            finished_at: run.finishedAt && run.status === 'interrupted' ? iso(run.finishedAt) : iso(clock.now()),
+            rows: o.rows ?? null,
+            bytes: o.bytes ?? null,
+            sha256: o.sha256 ?? null,
+            remote_path: o.remotePath ?? null,
+            target: o.target ?? null,
+            error_kind: null,
+            error: null,
+            spool_path: o.spoolPath ?? null,
+            files_json: o.files ? JSON.stringify(o.files) : null,
+            bundle_mode: o.bundleMode ?? null,
+            note: run.status === 'running' || run.status === 'succeeded' ? run.note : `recorded from its delivery receipt (the run was ${run.status} in the store when the receipt arrived)`,
+          })
+          .returning('*');
+        // The chain's retry would send the same slot again: it is no longer needed.
+        const chain = run.retryOf ?? run.id;
+        const queued = await trx('runs').where({ status: 'queued', trigger: 'retry' }).where((q) => q.where({ retry_of: chain })).select('id');
+        const superseded: RunRecord[] = [];
+        for (const q of queued) {
+          const [s] = await trx('runs')
+            .where({ id: q.id, status: 'queued' })
+            .update({ status: 'superseded', finished_at: iso(clock.now()), note: `superseded: run ${runId} of the same slot delivered its file after all` })
+            .returning('*');
+          if (s) superseded.push(rowToRun(s));
+        }
+        return { run: rowToRun(updated), superseded };
+      });
+    },
+    async newerDelivery(integrationId, remotePath, slotAt, runId) {
+      const row = await knex('runs')
+        .where({ integration_id: integrationId, status: 'succeeded', dry_run: false, remote_path: remotePath })
+        .whereNot({ id: runId })
+        .where('slot_at', '>=', iso(slotAt))
+        .orderBy('slot_at', 'desc')
+        .first();
+      return row ? rowToRun(row) : undefined;
+    },
+    async runsBySpoolPath(paths) {
+      const out: RunRecord[] = [];
+      for (let i = 0; i < paths.length; i += 500) out.push(...(await knex('runs').whereIn('spool_path', paths.slice(i, i + 500))).map(rowToRun));
+      return out;
+    },
+    async getRuns(runIds) {
+      const out: RunRecord[] = [];
+      for (let i = 0; i < runIds.length; i += 500) out.push(...(await knex('runs').whereIn('id', runIds.slice(i, i + 500))).map(rowToRun));
+      return out;
     },
     async reapLapsedLeases(now) {
       const lapsed = await knex('runs').where({ status: 'running' }).whereNotNull('lease_expires_at').where('lease_expires_at', '<', iso(now));
@@ -465,16 +545,6 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           { integrationId: r.integration_id, enabled: Boolean(r.enabled), reason: r.reason ?? null, changedBy: r.changed_by, changedAt: new Date(r.changed_at) },
         ]),
       );
-    },
-    async interruptOrphans(host, isAlive) {
-      const running = await knex('runs').where({ status: 'running', host });
-      const dead = running.filter((r) => !isAlive(Number(r.pid)));
-      for (const r of dead) {
-        await knex('runs')
-          .where({ id: r.id, status: 'running' })
-          .update({ status: 'interrupted', finished_at: iso(clock.now()), error_kind: 'aborted', error: `the process running it (pid ${r.pid}) stopped before the run finished` });
-      }
-      return dead.length;
     },
     async close() {
       await knex.destroy();

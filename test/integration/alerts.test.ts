@@ -355,7 +355,7 @@ describe('alerts', () => {
     expect(sink.mails).toHaveLength(0);
     expect(capture.find('failure not alerted: a retry is queued')).toEqual([expect.objectContaining({ runId: first.id, attempt: 1 })]);
 
-    const [retry] = await store.claimQueued({ owner: 'ferry-1', until: new Date(T0.getTime() + 120_000) }, new Date(T0.getTime() + 60_000), 1);
+    const [retry] = await store.claimQueued({ owner: 'ferry-1', until: new Date(T0.getTime() + 120_000) }, new Date(T0.getTime() + 60_000), 1, { host: 'ferry-host', pid: 4242 });
     const last = await store.finishRun(retry!.id, { status: 'failed', errorKind: 'upload', error: 'connection reset during upload' });
     bus.emit({ type: 'run.finished', run: last });
     await alerter!.idle();

@@ -60,7 +60,7 @@ describe('PowerSchool integrations, end to end through the runner', () => {
     for (const k of Object.keys(fake.faults)) delete (fake.faults as Record<string, unknown>)[k];
   });
 
-  const run = (id: string) => rt.runner.run(rt.config.integrations.get(id)!, { trigger: 'manual', requestedBy: 'test' });
+  const run = (id: string) => rt.runs.run(rt.config.integrations.get(id)!, { trigger: 'manual', requestedBy: 'test' });
   const delivered = (id: string) => fs.existsSync(path.join(outDir(), `${id}.csv`));
 
   it('delivers the students the filters select, paging through the API', async () => {

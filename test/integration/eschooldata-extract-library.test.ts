@@ -288,7 +288,7 @@ describe('eSchoolData OneRoster and Clever integrations, through the runner', ()
     const rt = await openRuntime({ configDir: cfgDir });
     try {
       for (const id of ['esd-oneroster', 'esd-clever']) {
-        const r = await rt.runner.run(rt.config.integrations.get(id)!, { trigger: 'manual', requestedBy: 'test' });
+        const r = await rt.runs.run(rt.config.integrations.get(id)!, { trigger: 'manual', requestedBy: 'test' });
         expect([id, r.run.status, r.run.error]).toEqual([id, 'succeeded', null]);
       }
     } finally {

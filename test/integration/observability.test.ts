@@ -69,7 +69,7 @@ describe('observability endpoint: /healthz and /metrics over real HTTP, real SQL
   });
 
   it('/metrics shows runs by status, durations, rows, bytes, start lag, waiting, queued and running runs, and the last tick', async () => {
-    bus.emit({ type: 'scheduler.tick', at: clock.now() });
+    bus.emit({ type: 'scheduler.tick', at: clock.now(), ok: true });
     // Two slots that ran: one started 3 s late, one 40 s late (a saturated limiter); one more failed after 1 s lag.
     await finishedRun('hilltop-clever-students', new Date(T0.getTime() - 3000), 42, { status: 'succeeded', rows: 1204, bytes: 90_112 });
     await finishedRun('hilltop-clever-students', new Date(clock.now().getTime() - 40_000), 5, { status: 'succeeded', rows: 1200, bytes: 90_000 });
@@ -82,7 +82,7 @@ describe('observability endpoint: /healthz and /metrics over real HTTP, real SQL
     bus.emit({ type: 'queue.changed', waiting: 3 });
     bus.emit({ type: 'queue.changed', waiting: 2 });
     const tickAt = clock.now();
-    bus.emit({ type: 'scheduler.tick', at: tickAt });
+    bus.emit({ type: 'scheduler.tick', at: tickAt, ok: true });
 
     const res = await fetch(url('/metrics'));
     expect(res.status).toBe(200);
@@ -136,7 +136,7 @@ describe('observability endpoint: /healthz and /metrics over real HTTP, real SQL
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: 'failing', failing: ['scheduler'], store: 'ok', scheduler: { status: 'stalled', lastTick: lastTick.toISOString() } });
 
-    bus.emit({ type: 'scheduler.tick', at: clock.now() });
+    bus.emit({ type: 'scheduler.tick', at: clock.now(), ok: true });
     expect((await fetch(url('/healthz'))).status).toBe(200);
   });
 

@@ -10,7 +10,7 @@ import TransportStream from 'winston-transport';
 import YAML from 'yaml';
 import type { Integration } from '../../src/config/model.js';
 import { loadDemoSisIntoPostgres } from '../../src/demo/demo-sis.js';
-import type { RunOutcomeReport } from '../../src/pipeline/runner.js';
+import type { RunOutcomeReport } from '../../src/runs/lifecycle.js';
 import { openRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import type { LogEntry, RunRecord } from '../../src/store/run-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
@@ -89,7 +89,7 @@ describe.skipIf(!ok)('pipeline: real PostgreSQL source → CSV → real OpenSSH 
     return i;
   };
   const run = async (i: Integration): Promise<RunOutcomeReport> => {
-    const report = await runtime.runner.run(i, { trigger: 'manual', requestedBy: 'test' });
+    const report = await runtime.runs.run(i, { trigger: 'manual', requestedBy: 'test' });
     reports.push(report);
     return report;
   };

@@ -240,29 +240,40 @@ describe.each([
     expect(states.size).toBe(2);
   });
 
-  it('interrupts only the running runs of dead processes on this host', async () => {
-    const alive = new Set([100]);
-    const deadHere = (await store.claimRun(claim({ integrationId: 'dead-here', pid: 200 }))).run;
-    const aliveHere = (await store.claimRun(claim({ integrationId: 'alive-here', pid: 100 }))).run;
-    const deadElsewhere = (await store.claimRun(claim({ integrationId: 'dead-elsewhere', pid: 200, host: 'ferry-host-b' }))).run;
-    const finishedDead = (await store.claimRun(claim({ integrationId: 'finished', pid: 200 }))).run;
-    await store.finishRun(finishedDead.id, { status: 'succeeded' });
-    clock.advance(5000);
+  it('renews only the leases asked for, records the process that claims a queued run, and reaps only lapsed leases', async () => {
+    const lease = (owner: string, ms: number) => ({ owner, until: new Date(clock.now().getTime() + ms) });
+    const a = (await store.claimRun(claim({ integrationId: 'a', lease: lease('daemon-1', 60_000) }))).run;
+    const b = (await store.claimRun(claim({ integrationId: 'b', lease: lease('daemon-1', 60_000) }))).run;
+    const other = (await store.claimRun(claim({ integrationId: 'c', lease: lease('daemon-2', 60_000) }))).run;
+    // daemon-1 still runs a, no longer b (its end could not be written): only a's lease moves on.
+    expect(await store.renewLeases('daemon-1', [a.id, other.id], new Date(T0.getTime() + 120_000))).toBe(1);
+    clock.advance(90_000);
+    const reaped = await store.reapLapsedLeases(clock.now());
+    expect(reaped.map((r) => r.id).sort()).toEqual([b.id, other.id].sort());
+    expect(await store.getRun(a.id)).toMatchObject({ status: 'running' });
+    expect(await store.getRun(b.id)).toMatchObject({ status: 'interrupted', errorKind: 'aborted' });
 
-    const asked: number[] = [];
-    const n = await store.interruptOrphans(HOST, (pid) => {
-      asked.push(pid);
-      return alive.has(pid);
-    });
-    expect(n).toBe(1);
-    expect(asked.sort()).toEqual([100, 200]); // only this host's running runs are looked at
-    expect(await store.getRun(deadHere.id)).toMatchObject({ status: 'interrupted', errorKind: 'aborted', finishedAt: clock.now() });
-    expect((await store.getRun(deadHere.id))?.error).toContain('pid 200');
-    expect(await store.getRun(aliveHere.id)).toMatchObject({ status: 'running', finishedAt: null });
-    expect(await store.getRun(deadElsewhere.id)).toMatchObject({ status: 'running', finishedAt: null });
-    expect(await store.getRun(finishedDead.id)).toMatchObject({ status: 'succeeded' });
-    // Once interrupted, the integration can run again.
-    expect((await store.claimRun(claim({ integrationId: 'dead-here' }))).claimed).toBe(true);
+    const queued = await store.enqueue({ ...claim({ integrationId: 'q', trigger: 'retry', slotAt: new Date('2026-11-23T06:28:00Z'), host: 'queuer', pid: 1 }), notBefore: clock.now() });
+    const [claimed] = await store.claimQueued(lease('daemon-3', 60_000), clock.now(), 5, { host: 'claimer', pid: 777 });
+    expect(claimed).toMatchObject({ id: queued!.id, status: 'running', host: 'claimer', pid: 777, leaseOwner: 'daemon-3', slotAt: new Date('2026-11-23T06:28:00Z') });
+  });
+
+  it('a replayed receipt makes an interrupted run succeeded and supersedes the retry queued for its slot', async () => {
+    const slot = new Date('2026-11-23T06:00:00Z');
+    const run = (await store.claimRun(claim({ trigger: 'schedule', scheduledFor: slot, lease: { owner: 'd1', until: new Date(T0.getTime() + 1000) } }))).run;
+    clock.advance(5000);
+    expect(await store.reapLapsedLeases(clock.now())).toHaveLength(1);
+    const retry = await store.enqueue({ ...claim({ trigger: 'retry', slotAt: slot, retryOf: run.id, attempt: 2 }), notBefore: clock.now() });
+    const outcome = { status: 'succeeded' as const, rows: 12, bytes: 340, sha256: 'ab'.repeat(32), remotePath: '/hilltop-csd/students_20261123.csv', target: 'sftp://x' };
+    const recorded = await store.recordReceipt(run.id, outcome);
+    expect(recorded?.run).toMatchObject({ status: 'succeeded', rows: 12, remotePath: outcome.remotePath, sha256: outcome.sha256, errorKind: null });
+    expect(recorded?.superseded.map((r) => r.id)).toEqual([retry!.id]);
+    expect(await store.getRun(retry!.id)).toMatchObject({ status: 'superseded' });
+    // Replaying it again changes nothing.
+    expect(await store.recordReceipt(run.id, outcome)).toBeUndefined();
+    // A later retry of an older slot to the same path is overtaken; a newer slot is not.
+    expect(await store.newerDelivery(run.integrationId, outcome.remotePath, new Date(slot.getTime() - 60_000), 999)).toMatchObject({ id: run.id });
+    expect(await store.newerDelivery(run.integrationId, outcome.remotePath, new Date(slot.getTime() + 60_000), 999)).toBeUndefined();
   });
 
   it('held runs: the last delivered run ignores held, dry and undelivered runs; one release wins, and a failed one can be retried', async () => {

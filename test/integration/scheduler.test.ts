@@ -9,14 +9,15 @@ import { tryLoadConfig } from '../../src/config/loader.js';
 import type { FerryConfig, Integration } from '../../src/config/model.js';
 import { ensureDemoSis } from '../../src/demo/demo-sis.js';
 import { createLogger, RunLogCollector } from '../../src/logging/logger.js';
-import { createRunner, type Runner } from '../../src/pipeline/runner.js';
-import { createLimiter } from '../../src/scheduler/limiter.js';
-import { createQueueWorker, type QueueWorker } from '../../src/scheduler/queue-worker.js';
-import { createScheduler, type Scheduler } from '../../src/scheduler/scheduler.js';
+import type { Runs } from '../../src/runs/lifecycle.js';
+import { compose } from '../../src/runtime/compose.js';
+import type { QueueWorker } from '../../src/scheduler/queue-worker.js';
+import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { openRunStore, type RunRecord, type RunStore } from '../../src/store/run-store.js';
 
 /**
- * The scheduler, runner, queue worker and a real SQLite run store, driven by an injected clock: no real waiting.
+ * The scheduler, run lifecycle, queue worker (wired by the daemon's own composition root) and a real SQLite run
+ * store, driven by an injected clock: no real waiting.
  * Each test is a day in the life of one integration: downtime, DST, a blackout, a slot that overlaps, a failure.
  */
 const HOUR = 3_600_000;
@@ -40,7 +41,7 @@ interface Harness {
   config: FerryConfig;
   integration: Integration;
   store: RunStore;
-  runner: Runner;
+  lifecycle: Runs;
   scheduler: Scheduler;
   worker: QueueWorker;
   clock: ReturnType<typeof createManualClock>;
@@ -115,16 +116,7 @@ async function harness(integration: Record<string, unknown>, start: string, extr
   const build = () => {
     h.config = config;
     h.integration = config.integrations.get('nightly')!;
-    h.runner = createRunner({ config, store, logger, collector, limiter: createLimiter(4), clock, random: () => 0, leaseOwner: 'daemon-a' });
-    h.worker = createQueueWorker({ store, clock, logger, runner: h.runner, integrations: () => config.integrations, leaseMs: 60_000, capacity: 4 });
-    h.scheduler = createScheduler({
-      integrations: () => config.integrations.values(),
-      store,
-      clock,
-      logger,
-      misfireWindowMs: 24 * HOUR,
-      run: (i, slot, note) => h.runner.run(i, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: slot, ...(note ? { note } : {}) }),
-    });
+    ({ runs: h.lifecycle, worker: h.worker, scheduler: h.scheduler } = compose({ config: () => config, store, logger, collector, clock, random: () => 0, leaseOwner: 'daemon-a' }));
   };
   build();
   h.restart = async (overrides) => {
@@ -255,7 +247,7 @@ describe('blackout windows', () => {
     await h.tickAt('2026-11-23T12:00:01Z');
     const [slot] = await h.runs();
     expect(slot).toMatchObject({ status: 'skipped', errorKind: 'blackout', note: 'skipped: blackout from 2026-11-23 to 2026-11-24 (summer rollover); scheduled runs do not run' });
-    const manual = await h.runner.run(h.integration, { trigger: 'manual', requestedBy: 'staff' });
+    const manual = await h.lifecycle.run(h.integration, { trigger: 'manual', requestedBy: 'staff' });
     expect(manual.run.status).toBe('succeeded');
     expect(h.lines.lines.some((l) => l.message === 'manual run during a blackout' && l.runId === manual.run.id)).toBe(true);
     // After the blackout, slots run again.
@@ -324,7 +316,7 @@ describe('retries, timeouts and leases', () => {
   it('never retries bad SQL, and never retries a manual run', async () => {
     const h = await harness({ extract: 'bad-sql' }, '2026-11-23T11:59:59Z');
     await h.tickAt('2026-11-23T12:00:01Z');
-    const manual = await h.runner.run(h.integration, { trigger: 'manual', requestedBy: 'staff' });
+    const manual = await h.lifecycle.run(h.integration, { trigger: 'manual', requestedBy: 'staff' });
     expect(manual.run.status).toBe('failed');
     expect((await h.runs()).map((r) => [r.status, r.errorKind, r.trigger])).toEqual([['failed', 'source_query', 'schedule'], ['failed', 'source_query', 'manual']]);
   });
@@ -353,16 +345,16 @@ describe('retries, timeouts and leases', () => {
         }
       }, 5);
     });
-    const report = h.runner.run(h.integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: new Date('2026-11-23T12:00:00Z') });
+    const report = h.lifecycle.run(h.integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: new Date('2026-11-23T12:00:00Z') });
     await started;
     // Another daemon's view: the lease lapsed (this process "stalled"), so it reaps the run and queues its retry.
     h.clock.set(new Date('2026-11-23T12:02:00Z'));
-    const [reaped] = await h.worker.reapOnce();
+    const [reaped] = await h.lifecycle.reap();
     const done = await report;
     expect(reaped!.id).toBe(done.run.id);
     expect(done.run).toMatchObject({ status: 'interrupted', remotePath: null });
     expect(fs.existsSync(path.join(h.root, 'out'))).toBe(false);
-    expect(h.lines.lines.some((l) => String(l.error ?? '').includes("lost the run's lease"))).toBe(true);
+    expect(h.lines.lines.some((l) => String(l.error ?? '').includes('was taken over by another process after its lease lapsed'))).toBe(true);
     expect((await h.runs()).filter((r) => r.trigger === 'retry')).toHaveLength(1);
   });
 
@@ -374,10 +366,10 @@ describe('retries, timeouts and leases', () => {
     });
     if (!claim.claimed) throw new Error('claim');
     h.clock.set(new Date('2026-11-23T12:00:59Z'));
-    expect(await h.worker.reapOnce()).toEqual([]); // the lease still holds
+    expect(await h.lifecycle.reap()).toEqual([]); // the lease still holds
     h.clock.set(new Date('2026-11-23T12:01:01Z'));
-    const [reaped] = await h.worker.reapOnce();
-    expect(reaped).toMatchObject({ id: claim.run.id, status: 'interrupted', error: 'the daemon running it (host-b:4242:dead) stopped renewing its lease; the run did not finish' });
+    const [reaped] = await h.lifecycle.reap();
+    expect(reaped).toMatchObject({ id: claim.run.id, status: 'interrupted', error: 'the daemon running it (host-b:4242:dead) stopped renewing its lease; the run did not finish', slotAt: new Date('2026-11-23T12:00:00Z') });
     h.clock.set(new Date('2026-11-23T12:02:00Z'));
     await (await h.worker.pollOnce()).done;
     const runs = await h.runs();

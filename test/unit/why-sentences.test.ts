@@ -17,6 +17,7 @@ function run(id: number, over: Partial<RunRecord>): RunRecord {
     trigger: 'schedule',
     requestedBy: 'scheduler',
     scheduledFor: null,
+    slotAt: over.scheduledFor ?? NOW,
     params: {},
     status: 'succeeded',
     dryRun: false,

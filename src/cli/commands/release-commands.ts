@@ -15,7 +15,8 @@ export async function cmdRelease(runIdText: string, opts: GlobalOptions, io: Io)
     const integration = held ? rt.config.integrations.get(held.integrationId) : undefined;
     const demo = integration && held?.status === 'held' ? await startDemoSftpIfNeeded(rt, integration) : undefined;
     try {
-      const r = await rt.runner.release(runId, currentUser());
+      await rt.runs.replayReceipts();
+      const r = await rt.runs.release(runId, currentUser());
       io.out(`run ${r.id} released by ${r.releasedBy}: ${r.rows} rows, ${r.bytes} bytes (${formatBytes(r.bytes)}), sha256 ${r.sha256}, delivered to ${r.target}${r.remotePath}\n`);
       return 0;
     } finally {

@@ -32,6 +32,9 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
     }
     const blackout = blackoutNow(integration, rt.clock.now());
     if (blackout) io.err(`ferry: warning: ${id} is in a blackout from ${blackout.from} to ${blackout.to} (${blackout.reason}); running it anyway because you asked\n`);
+    // Like a daemon at start: receipts in, runs a dead process left behind (a killed `ferry run` too) interrupted once
+    // their lease lapsed, leftover spool files removed. A run still going elsewhere holds a live lease and is untouched.
+    await rt.runs.recover();
     const demo = await startDemoSftpIfNeeded(rt, integration);
     const controller = new AbortController();
     const onSignal = () => controller.abort(new Error('stopped from the keyboard'));
@@ -39,7 +42,7 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
     process.once('SIGTERM', onSignal);
     try {
       const progress = io.isTty ? (rows: number) => io.err(`\r${id}: ${rows.toLocaleString('en-US')} rows`) : undefined;
-      const report = await rt.runner.run(integration, {
+      const report = await rt.runs.run(integration, {
         trigger: 'manual',
         requestedBy: currentUser(),
         overrides,

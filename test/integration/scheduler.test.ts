@@ -378,3 +378,143 @@ describe('retries, timeouts and leases', () => {
     expect(runs[1]!.leaseOwner).toBe('daemon-a');
   });
 });
+
+describe('the run record under faults', () => {
+  /** The store refuses every claim until `heal` is called: what an outage looks like to the scheduler. */
+  function claimsFail(h: Harness): { heal(): void } {
+    const real = h.store.claimRun.bind(h.store);
+    let down = true;
+    h.store.claimRun = (input) => (down ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) : real(input));
+    return { heal: () => (down = false) };
+  }
+
+  it('a slot whose claim failed stays pending and is recorded, once, when the store answers again', async () => {
+    const h = await harness({ schedule: { cron: '* * * * *', timezone: 'America/New_York' } }, '2026-11-23T11:59:59Z');
+    const outage = claimsFail(h);
+    await h.tickAt('2026-11-23T12:00:01Z');
+    expect(await h.runs()).toEqual([]);
+    expect(h.scheduler.pending()).toBe(1);
+    expect(h.lines.lines.filter((l) => l.message === 'slot not recorded yet: its claim failed; it is tried again at the next tick')).toHaveLength(1);
+    outage.heal();
+    await h.tickAt('2026-11-23T12:01:01Z');
+    expect(slotsOf(await h.runs())).toEqual([
+      ['2026-11-23T12:00:00.000Z', 'succeeded', 'schedule'],
+      ['2026-11-23T12:01:00.000Z', 'succeeded', 'schedule'],
+    ]);
+    expect(h.scheduler.pending()).toBe(0);
+  });
+
+  it('slots left unrecorded past the tolerance go through the misfire policy, which says the store was down', async () => {
+    const h = await harness({ schedule: { cron: '* * * * *', timezone: 'America/New_York' } }, '2026-11-23T11:59:59Z');
+    const outage = claimsFail(h);
+    for (const t of ['12:00:01', '12:01:01', '12:02:01']) await h.tickAt(`2026-11-23T${t}Z`);
+    outage.heal();
+    await h.tickAt('2026-11-23T12:04:30Z');
+    const runs = await h.runs();
+    // Every slot has one record: 12:00–12:02 were late (missed, all but the newest), 12:03 ran as the catch-up, 12:04 on time.
+    expect(slotsOf(runs)).toEqual([
+      ['2026-11-23T12:00:00.000Z', 'missed', 'schedule'],
+      ['2026-11-23T12:01:00.000Z', 'missed', 'schedule'],
+      ['2026-11-23T12:02:00.000Z', 'succeeded', 'schedule'],
+      ['2026-11-23T12:03:00.000Z', 'succeeded', 'schedule'],
+      ['2026-11-23T12:04:00.000Z', 'succeeded', 'schedule'],
+    ]);
+    expect(runs[0]!.note).toContain('the run store could not be reached');
+    expect(runs[2]!.note).toContain('while the run store could not be reached');
+  });
+
+  it('a retry renders the file name and {date} of its slot, and resolves its parameters for that slot', async () => {
+    const h = await harness(
+      { destination: 'blocked', remotePath: '{integration}/{date}_{time}.csv', schedule: { cron: '50 23 * * *', timezone: 'America/New_York' }, retry: { maxAttempts: 2, initialDelaySeconds: 1200, maxDelaySeconds: 1200 } },
+      '2026-11-24T04:49:59Z',
+    );
+    await h.tickAt('2026-11-24T04:50:01Z'); // 23:50 EST on the 23rd: fails
+    const [failed, retry] = await h.runs();
+    expect(failed).toMatchObject({ status: 'failed', slotAt: new Date('2026-11-24T04:50:00Z') });
+    expect(retry).toMatchObject({ status: 'queued', trigger: 'retry', slotAt: new Date('2026-11-24T04:50:00Z') });
+    // The destination is mended; the retry runs after midnight.
+    h.clock.set(new Date('2026-11-24T05:10:00Z'));
+    await h.restart({ destination: 'out', remotePath: '{integration}/{date}_{time}.csv', schedule: { cron: '50 23 * * *', timezone: 'America/New_York' }, retry: { maxAttempts: 2, initialDelaySeconds: 1200, maxDelaySeconds: 1200 } });
+    await (await h.worker.pollOnce()).done;
+    expect((await h.store.getRun(retry!.id))).toMatchObject({ status: 'succeeded', remotePath: path.join(h.root, 'out', 'nightly', '20261123_2350.csv') });
+    expect(fs.readdirSync(path.join(h.root, 'out', 'nightly'))).toEqual(['20261123_2350.csv']);
+  });
+
+  it('a retry overtaken by a newer slot’s delivery to the same path is recorded superseded and sends nothing', async () => {
+    const retryPolicy = { maxAttempts: 2, initialDelaySeconds: 3600, maxDelaySeconds: 3600 };
+    const h = await harness({ destination: 'blocked', remotePath: '{integration}/roster.csv', retry: retryPolicy }, '2026-11-23T11:59:59Z');
+    await h.tickAt('2026-11-23T12:00:01Z');
+    const [, retry] = await h.runs();
+    await h.restart({ destination: 'out', retry: retryPolicy, remotePath: '{integration}/roster.csv' });
+    await h.tickAt('2026-11-23T13:00:01Z'); // the 13:00 slot delivers roster.csv
+    const newer = (await h.runs()).at(-1)!;
+    expect(newer).toMatchObject({ status: 'succeeded', scheduledFor: new Date('2026-11-23T13:00:00Z') });
+    const before = fs.statSync(path.join(h.root, 'out', 'nightly', 'roster.csv')).mtimeMs;
+    h.clock.set(new Date('2026-11-23T13:30:00Z'));
+    await (await h.worker.pollOnce()).done;
+    const stale = await h.store.getRun(retry!.id);
+    expect(stale).toMatchObject({ status: 'superseded', errorKind: 'superseded', remotePath: null });
+    expect(stale!.error).toContain(`run ${newer.id} already delivered`);
+    expect(fs.statSync(path.join(h.root, 'out', 'nightly', 'roster.csv')).mtimeMs).toBe(before);
+  });
+
+  it('after drain no slot is claimed and no queued run starts', async () => {
+    const h = await harness({ schedule: { cron: '* * * * *', timezone: 'America/New_York' } }, '2026-11-23T11:59:59Z');
+    h.lifecycle.drain('test shutdown');
+    await expect(h.lifecycle.claimSlot(h.integration, new Date('2026-11-23T12:00:00Z'), null)).rejects.toThrow('the daemon is stopping, so no run starts');
+    await h.tickAt('2026-11-23T12:00:01Z');
+    expect(await h.runs()).toEqual([]);
+    expect(await h.lifecycle.claimQueued(4)).toEqual([]);
+  });
+
+  it('a crashed daemon’s run is interrupted once its lease lapses, retried for its slot, and its spool file removed', async () => {
+    const h = await harness({ retry: { maxAttempts: 2, initialDelaySeconds: 60, maxDelaySeconds: 60 } }, '2026-11-23T12:00:00Z');
+    // What a SIGKILLed daemon leaves: a running run under its lease, and a half-written spool file.
+    const claim = await h.store.claimRun({
+      integrationId: 'nightly', districtId: 'hilltop-csd', extract: 'one-row', trigger: 'schedule', requestedBy: 'scheduler',
+      scheduledFor: new Date('2026-11-23T12:00:00Z'), params: {}, host: os.hostname(), pid: process.pid, lease: { owner: 'crashed', until: new Date('2026-11-23T12:01:00Z') },
+    });
+    if (!claim.claimed) throw new Error('claim');
+    const spool = path.join(h.config.spoolDir, `${claim.run.id}-nightly.csv.part`);
+    fs.mkdirSync(h.config.spoolDir, { recursive: true });
+    fs.writeFileSync(spool, 'id\nhilltop-csd\n', { mode: 0o600 });
+    // Restarted before the lease lapsed: the run may still be alive elsewhere (same host, same pid even), so it stays.
+    h.clock.set(new Date('2026-11-23T12:00:30Z'));
+    await h.lifecycle.recover();
+    expect(await h.store.getRun(claim.run.id)).toMatchObject({ status: 'running' });
+    expect(fs.existsSync(spool)).toBe(true);
+    h.clock.set(new Date('2026-11-23T12:01:01Z'));
+    await h.lifecycle.recover();
+    expect(fs.existsSync(spool)).toBe(false);
+    h.clock.set(new Date('2026-11-23T12:02:00Z'));
+    await (await h.worker.pollOnce()).done;
+    const runs = await h.runs();
+    expect(runs.map((r) => [r.status, r.trigger, r.slotAt.toISOString()])).toEqual([
+      ['interrupted', 'schedule', '2026-11-23T12:00:00.000Z'],
+      ['succeeded', 'retry', '2026-11-23T12:00:00.000Z'],
+    ]);
+  });
+
+  it('a delivered file whose record could not be written is recorded succeeded from its receipt, never interrupted', async () => {
+    const h = await harness({ retry: { maxAttempts: 2, initialDelaySeconds: 60, maxDelaySeconds: 60 } }, '2026-11-23T11:59:59Z');
+    const real = h.store.recordReceipt.bind(h.store);
+    let down = true;
+    h.store.recordReceipt = (id, o) => (down ? Promise.reject(new Error('Connection terminated unexpectedly')) : real(id, o));
+    // The store stays away past the lease: the run ends here without its record; the receipt waits in the journal.
+    const report = h.lifecycle.run(h.integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: new Date('2026-11-23T12:00:00Z') });
+    const tick = setInterval(() => h.clock.set(new Date(h.clock.now().getTime() + 20_000)), 20);
+    const done = await report.finally(() => clearInterval(tick));
+    expect(done.run.status).toBe('running');
+    expect(fs.readdirSync(h.config.receiptsDir)).toEqual([`${done.run.id}.json`]);
+    expect((fs.statSync(path.join(h.config.receiptsDir, `${done.run.id}.json`)).mode & 0o777).toString(8)).toBe('600');
+    // Another daemon reaps the lapsed lease (interrupted, retry queued) before the store comes back here.
+    h.clock.set(new Date(h.clock.now().getTime() + 120_000));
+    expect((await h.lifecycle.reap()).map((r) => r.id)).toEqual([done.run.id]);
+    down = false;
+    expect(await h.lifecycle.replayReceipts()).toBe(1);
+    const runs = await h.runs();
+    expect(runs.map((r) => [r.status, r.trigger])).toEqual([['succeeded', 'schedule'], ['superseded', 'retry']]);
+    expect(runs[0]).toMatchObject({ remotePath: expect.stringContaining(path.join('out', 'nightly')), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(fs.readdirSync(h.config.receiptsDir)).toEqual([]);
+  });
+});

@@ -33,6 +33,8 @@ export interface WhyFacts {
   lastRun: RunRecord | null;
   /** The newest batch of slots recorded as missed (one scheduler decision), and the run that caught up, if any. */
   missed: { runs: RunRecord[]; from: Date; to: Date; note: string | null; decidedAt: Date; catchUp: RunRecord | null } | null;
+  /** Slots between recorded ones, within the recent runs looked at, that have no record (a gap). */
+  gaps: { count: number; first: Date; last: Date } | null;
   /** Past slots after the last recorded one that nothing has decided (no daemon running, or disabled). */
   unrecorded: { count: number; atLeast: boolean; from: Date; to: Date } | null;
   running: RunRecord[];
@@ -74,6 +76,7 @@ export function whyFacts(input: WhyInput): WhyFacts {
     lastSlot,
     lastRun: runs.find((r) => r.status !== 'queued' && r.status !== 'running' && r.status !== 'missed') ?? null,
     missed: latestMissedBatch(runs),
+    gaps: gapsBetween(compiled, timezone, runs),
     unrecorded: unrecordedSlots(compiled, timezone, input.lastRecordedSlot, now),
     running: [...input.running],
     queued: [...input.queued],
@@ -120,6 +123,16 @@ function latestMissedBatch(runs: readonly RunRecord[]): WhyFacts['missed'] {
     decidedAt,
     catchUp,
   };
+}
+
+/** Slots with no record between the oldest and newest recorded slot of the recent runs. */
+function gapsBetween(schedule: CompiledSchedule, timezone: string, runs: readonly RunRecord[]): WhyFacts['gaps'] {
+  const recorded = new Set(runs.filter((r) => r.scheduledFor).map((r) => r.scheduledFor!.getTime()));
+  if (recorded.size < 2) return null;
+  const first = Math.min(...recorded);
+  const last = Math.max(...recorded);
+  const missing = slotsBetween(schedule, timezone, new Date(first), new Date(last), UNRECORDED_CAP).filter((s) => s.getTime() < last && !recorded.has(s.getTime()));
+  return missing.length ? { count: missing.length, first: missing[0]!, last: missing.at(-1)! } : null;
 }
 
 function unrecordedSlots(schedule: CompiledSchedule, timezone: string, lastRecorded: Date | null, now: Date): WhyFacts['unrecorded'] {

@@ -86,6 +86,15 @@ describe('ferry why: the sentences for states a spawned test cannot set up cheap
     ]);
   });
 
+  it('names a gap: slots between recorded ones that have no record', () => {
+    const at = (iso: string, id: number) => run(id, { scheduledFor: new Date(iso), startedAt: new Date(iso), finishedAt: new Date(iso), rows: 1, bytes: 10 });
+    const recent = [at('2026-11-23T12:00:00Z', 4), at('2026-11-23T10:30:00Z', 3), at('2026-11-23T09:00:00Z', 2)];
+    const out = sentences({ integration: integration(), state: undefined, recentRuns: recent, running: [], queued: [], lastRecordedSlot: recent[0]!.scheduledFor, misfireWindowHours: 24 });
+    expect(out).toContain(
+      'Gap: 4 slots between 2026-11-23 04:30:00 EST and 2026-11-23 06:30:00 EST have no run recorded, though slots before and after do: the integration was disabled then, or the slots fell outside the misfire window (scheduler.misfireWindowHours) before any daemon could record them.',
+    );
+  });
+
   it('gives a blackout skip its reason once, and says what a queued slot waits behind', () => {
     const slot = new Date('2026-11-23T12:00:00Z');
     const skipped = run(9, { scheduledFor: slot, status: 'skipped', errorKind: 'blackout', note: 'skipped: blackout from 2026-11-20 to 2026-11-24 (thanksgiving); scheduled runs do not run' });

@@ -62,6 +62,11 @@ export function whySentences(id: string, f: WhyFacts, now: Date): string[] {
     const where = f.looked === 0 ? 'yet: no runs are recorded' : f.looked === 1 ? 'in the one run recorded' : `in the last ${f.looked} runs recorded`;
     out.push(`Nothing was recorded as missed ${where} (misfire policy ${f.misfire}).`);
   }
+  if (f.gaps) {
+    const g = f.gaps;
+    const span = g.count === 1 ? `the slot ${at(g.first)} has` : `${g.count} slots between ${at(g.first)} and ${at(g.last)} have`;
+    out.push(`Gap: ${span} no run recorded, though slots before and after do: the integration was disabled then, or the slots fell outside the misfire window (scheduler.misfireWindowHours) before any daemon could record them.`);
+  }
   if (f.unrecorded) {
     const u = f.unrecorded;
     const count = `${u.atLeast ? 'at least ' : ''}${u.count} slot${u.count === 1 ? '' : 's'}`;

@@ -153,7 +153,7 @@ describe('three daemons on one PostgreSQL store, one killed with SIGKILL', () =>
           throw err.errors[0] as Error;
         });
       for (const r of orphaned) {
-        await anySurvivor((l) => l.message === 'run interrupted: its daemon stopped renewing its lease' && l.runId === r.id, `run ${r.id} reaped`, 60_000);
+        await anySurvivor((l) => l.message === 'run interrupted: its process stopped renewing its lease' && l.runId === r.id, `run ${r.id} reaped`, 60_000);
       }
       // The reaper logs the interruption, then queues the retry: the store says when every retry is there.
       const chains = orphaned.map((r) => r.retry_of ?? r.id);

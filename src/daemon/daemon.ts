@@ -11,7 +11,9 @@ import { createQueueWorker, type QueueWorker } from '../scheduler/queue-worker.j
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { compileSchedule } from '../scheduler/slots.js';
 import { startObservabilityServer } from '../observability/http-server.js';
-import { createAlerter } from '../alerts/alerter.js';
+import { createAlerter, type Alerter } from '../alerts/alerter.js';
+import { needsRestartSentence, planReload } from '../config/reload-plan.js';
+import { writeReloadResult } from './reload-result.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -55,6 +57,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let demoSftp: EmbeddedSftpServer | undefined;
   let scheduler: Scheduler | undefined;
   let worker: QueueWorker | undefined;
+  let alerter: Alerter | undefined;
   try {
     const orphans = await store.interruptOrphans(os.hostname(), isPidAlive);
     if (orphans > 0) logger.warn('runs left running by a stopped process were marked interrupted', { count: orphans });
@@ -114,12 +117,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         logger.error('http endpoint not started; the daemon runs without /healthz and /metrics', { error: (err as Error).message, host: http.host, port: http.port });
       }
     }
-    if (config().alerts) {
-      const alerter = createAlerter({ config: config(), bus, store, logger, clock });
-      alerter.start();
-      // Released at shutdown after the runner has drained, so the last runs' alerts still go out.
-      releasers.push(() => alerter.stop());
-    }
+    // Even with alerts off: it reads the config at each event, so a reload can turn them on.
+    const a = (alerter = createAlerter({ config, bus, store, logger, clock }));
+    a.start();
+    // Released at shutdown after the runner has drained, so the last runs' alerts still go out.
+    releasers.push(() => a.stop());
     const pidFile = path.join(pidDir(config().dataDir), `ferryd-${process.pid}.pid`);
     fs.mkdirSync(path.dirname(pidFile), { recursive: true, mode: 0o700 });
     fs.writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
@@ -134,6 +136,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   logger.info('daemon started', { integrations: integrations.length, enabled, pid: process.pid, store: config().store.kind, leaseOwner: runner.leaseOwner });
 
   let stopping: Promise<void> | undefined;
+  let reloads = 0;
   return {
     runtime,
     bus,
@@ -141,14 +144,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     worker,
     async reload() {
       const res = tryLoadConfig(opts.configDir, clock.now());
+      // For `ferry reload`, which waits for this answer; a failure to write it must not undo the reload.
+      const answer = (result: { ok: boolean; problems: number; applied: readonly string[]; needsRestart: readonly string[] }) => {
+        try {
+          writeReloadResult(pidDir(config().dataDir), { pid: process.pid, seq: ++reloads, at: clock.now().toISOString(), ...result });
+        } catch (err) {
+          logger.warn('reload result not written for ferry reload', { error: (err as Error).message });
+        }
+      };
       if (!res.ok) {
         logger.error('reload refused: the new configuration has problems; the running one stays', { problems: res.problems.length });
         for (const p of res.problems) logger.error('config problem', { problem: formatProblem(p) });
+        answer({ ok: false, problems: res.problems.length, applied: [], needsRestart: [] });
         return false;
       }
-      runtime.setConfig(res.config);
+      // Restart-only settings keep their running values in the config put in force (see planReload).
+      const plan = planReload(config(), res.config);
+      runtime.setConfig(plan.config); // the runner, the log level and the global concurrency cap
       scheduler!.refresh();
-      logger.info('configuration reloaded', { integrations: res.config.integrations.size });
+      alerter!.refresh();
+      logger.info('configuration reloaded', { integrations: plan.config.integrations.size, applied: plan.applied, needsRestart: plan.needsRestart });
+      if (plan.needsRestart.length > 0) logger.warn(needsRestartSentence(plan.needsRestart), { needsRestart: plan.needsRestart });
+      answer({ ok: true, problems: 0, applied: plan.applied, needsRestart: plan.needsRestart });
       return true;
     },
     stop(reason) {

@@ -5,7 +5,7 @@ import { loadConfig } from '../config/loader.js';
 import type { FerryConfig } from '../config/model.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ensureDemo } from '../demo/bootstrap.js';
-import { createLogger, RunLogCollector } from '../logging/logger.js';
+import { createLogger, RunLogCollector, setLogLevel } from '../logging/logger.js';
 import { createRunner, type Runner } from '../pipeline/runner.js';
 import { createLimiter } from '../scheduler/limiter.js';
 import { openRunStore, type RunStore } from '../store/run-store.js';
@@ -62,12 +62,13 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     clock = synced;
   }
   const bus = opts.bus;
+  const limiter = createLimiter(config.concurrency.global, (waiting) => bus?.emit({ type: 'queue.changed', waiting }));
   const runner = createRunner({
     config,
     store,
     logger,
     collector,
-    limiter: createLimiter(config.concurrency.global, (waiting) => bus?.emit({ type: 'queue.changed', waiting })),
+    limiter,
     clock: { now: () => clock.now() },
     bus,
   });
@@ -79,6 +80,9 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     setConfig(next) {
       config = next;
       runner.setConfig(next);
+      // The runtime made the logger and the limiter, so it applies their settings (per-key caps come with each acquire).
+      setLogLevel(logger, next.logLevel);
+      limiter.resize(next.concurrency.global);
     },
     store,
     logger,

@@ -66,7 +66,7 @@ export async function cmdReload(opts: GlobalOptions, io: Io): Promise<number> {
       io.err(`ferry: daemon ${pid} refused the configuration (${r.problems} problem${r.problems === 1 ? '' : 's'}, named in its log; it changed after this check?) and keeps the one it runs\n`);
       code = 2;
     } else {
-      io.out(`daemon ${pid}: configuration reloaded; ${r.applied.length > 0 ? `applied: ${r.applied.join(', ')}` : 'nothing it can apply live changed'}\n`);
+      io.out(`daemon ${pid}: configuration reloaded; ${r.applied.length > 0 ? `applied: ${r.applied.join(', ')}` : 'nothing that applies live had changed'}\n`);
       if (r.needsRestart.length > 0) io.out(`daemon ${pid}: ${needsRestartSentence(r.needsRestart)}\n`);
     }
   }

@@ -13,7 +13,7 @@ import { compileSchedule } from '../scheduler/slots.js';
 import { startObservabilityServer } from '../observability/http-server.js';
 import { createAlerter, type Alerter } from '../alerts/alerter.js';
 import { needsRestartSentence, planReload } from '../config/reload-plan.js';
-import { writeReloadResult } from './reload-result.js';
+import { writeReloadResult, type ReloadResult } from './reload-result.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -145,7 +145,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     async reload() {
       const res = tryLoadConfig(opts.configDir, clock.now());
       // For `ferry reload`, which waits for this answer; a failure to write it must not undo the reload.
-      const answer = (result: { ok: boolean; problems: number; applied: readonly string[]; needsRestart: readonly string[] }) => {
+      const answer = (result: Omit<ReloadResult, 'pid' | 'seq' | 'at'>) => {
         try {
           writeReloadResult(pidDir(config().dataDir), { pid: process.pid, seq: ++reloads, at: clock.now().toISOString(), ...result });
         } catch (err) {

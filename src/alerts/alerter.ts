@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'winston';
 import type { FerryConfig } from '../config/model.js';
 import type { Clock } from '../core/clock.js';
@@ -11,7 +12,8 @@ import { runAlert, storeRecoveredAlert, storeUnreachableAlert, type Alert } from
 import { postWebhook } from './webhook.js';
 
 export interface AlerterDeps {
-  config: FerryConfig;
+  /** The configuration in force, read at each event and send: a reload changes recipients and channels at once. */
+  config: () => FerryConfig;
   bus: EventBus;
   /** Read only: the digest's runs, and whether a failed run has a retry queued. */
   store: Pick<RunStore, 'runsFinishedBetween' | 'runsWithStatus' | 'claimOnce'>;
@@ -22,8 +24,13 @@ export interface AlerterDeps {
 }
 
 export interface Alerter {
-  /** Listen to the bus and arm the digest timer; idempotent. */
+  /**
+   * Listen to the bus and arm the digest timer; idempotent. It listens even while alerts are off (`alerts:` absent),
+   * so that a reload that turns them on needs no restart.
+   */
   start(): void;
+  /** After a reload: arm, move or disarm the digest timer for the digest settings now in force. */
+  refresh(): void;
   /** Stop listening, disarm the timer and wait for sends in flight; idempotent, returns the same promise. */
   stop(): Promise<void>;
   /** Send the digest for runs finished in the 24 hours before `end`. Never throws; failures are logged. */
@@ -46,7 +53,6 @@ const MAX_TIMER_MS = 60 * 60 * 1000;
  */
 export function createAlerter(deps: AlerterDeps): Alerter {
   const { config, bus, store, clock } = deps;
-  const alerts = config.alerts;
   const logger = deps.logger.child({ component: 'alerts' });
   const host = deps.host ?? os.hostname();
   const inflight = new Set<Promise<unknown>>();
@@ -58,6 +64,12 @@ export function createAlerter(deps: AlerterDeps): Alerter {
   let storeDown = false;
   let timer: NodeJS.Timeout | undefined;
   let digestDue: Date | null = null;
+  // What the digest timer was armed for; a reload that leaves it unchanged leaves the timer alone.
+  let armedFor: unknown;
+  const digestTiming = () => {
+    const alerts = config().alerts;
+    return { digest: alerts?.digest ?? false, email: Boolean(alerts?.email) };
+  };
 
   const track = <T>(p: Promise<T>): Promise<T> => {
     inflight.add(p);
@@ -70,7 +82,7 @@ export function createAlerter(deps: AlerterDeps): Alerter {
     while (inflight.size > 0) await Promise.allSettled([...inflight]);
   };
 
-  const wants = (kind: Alert['kind']) => alerts !== null && alerts.on.includes(kind);
+  const wants = (kind: Alert['kind']) => config().alerts?.on.includes(kind) ?? false;
 
   const raise = (alert: Alert | undefined) => {
     if (!alert || stopping || !wants(alert.kind)) return;
@@ -121,19 +133,23 @@ export function createAlerter(deps: AlerterDeps): Alerter {
   };
 
   const deliver = async (batch: readonly Alert[]) => {
+    const cfg = config();
+    const alerts = cfg.alerts;
     if (!alerts) return;
     logger.info('alerts raised', { count: batch.length, kinds: [...new Set(batch.map((a) => a.label))].join(',') });
     const sends: Promise<unknown>[] = [];
-    if (alerts.webhook) sends.push(postWebhook(alerts.webhook, webhookText(batch), { configDir: config.dir, logger }));
-    if (alerts.email) sends.push(sendMails(alerts.email, alertMails(batch, config, alerts.email.to), { configDir: config.dir, logger }));
+    if (alerts.webhook) sends.push(postWebhook(alerts.webhook, webhookText(batch), { configDir: cfg.dir, logger }));
+    if (alerts.email) sends.push(sendMails(alerts.email, alertMails(batch, cfg, alerts.email.to), { configDir: cfg.dir, logger }));
     await Promise.all(sends);
   };
 
   const sendDigest = (end: Date): Promise<void> =>
     track(
       (async () => {
+        const cfg = config();
+        const alerts = cfg.alerts;
         const email = alerts?.email;
-        if (!email) return;
+        if (!alerts || !email) return;
         let runs;
         try {
           // Several daemons share the store and the config: the first to claim this digest sends it.
@@ -148,8 +164,8 @@ export function createAlerter(deps: AlerterDeps): Alerter {
         }
         const timezone = alerts.digest === false ? 'UTC' : alerts.digest.timezone;
         try {
-          const mails = digestMails({ config, runs, end, timezone }, email.to);
-          const sent = await sendMails(email, mails, { configDir: config.dir, logger });
+          const mails = digestMails({ config: cfg, runs, end, timezone }, email.to);
+          const sent = await sendMails(email, mails, { configDir: cfg.dir, logger });
           logger.info('digest sent', { end: end.toISOString(), runs: runs.length, messages: sent, of: mails.length });
         } catch (err) {
           // As above: a bug in wording, which must not become an unhandled rejection in a timer.
@@ -159,6 +175,8 @@ export function createAlerter(deps: AlerterDeps): Alerter {
     );
 
   const armDigest = (after: Date) => {
+    armedFor = digestTiming();
+    const alerts = config().alerts;
     if (!alerts || alerts.digest === false || !alerts.email || stopping) return;
     const due = nextDigestAt(alerts.digest, after);
     if (!due) {
@@ -183,16 +201,27 @@ export function createAlerter(deps: AlerterDeps): Alerter {
     timer.unref();
   };
 
+  const disarmDigest = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    digestDue = null;
+  };
+
+  const warnIfSilent = () => {
+    const alerts = config().alerts;
+    if (alerts && !alerts.webhook && !alerts.email) logger.warn('alerts configured with neither a webhook nor email: nothing will be sent');
+  };
+
   return {
     start() {
-      if (started || !alerts) return;
+      if (started || stopping) return;
       started = true;
-      if (!alerts.webhook && !alerts.email) logger.warn('alerts configured with neither a webhook nor email: nothing will be sent');
+      warnIfSilent();
       unsubscribe.push(
         bus.on('run.finished', ({ run }) => {
           // A dry run is someone trying Ferry out at a terminal: they see the result there.
           if (run.dryRun) return;
-          const alert = runAlert(run, config);
+          const alert = runAlert(run, config());
           if (!alert || !wants(alert.kind)) return;
           if (alert.kind === 'failed') track(raiseUnlessRetried(run, alert));
           else raise(alert);
@@ -210,12 +239,18 @@ export function createAlerter(deps: AlerterDeps): Alerter {
       );
       armDigest(clock.now());
     },
+    refresh() {
+      if (!started || stopping) return;
+      warnIfSilent();
+      if (isDeepStrictEqual(digestTiming(), armedFor)) return;
+      // From now: a digest whose cron changed is due at the new cron's next time, not at the old one's.
+      disarmDigest();
+      armDigest(clock.now());
+    },
     stop() {
       stopping ??= (async () => {
         for (const off of unsubscribe.splice(0)) off();
-        if (timer) clearTimeout(timer);
-        timer = undefined;
-        digestDue = null;
+        disarmDigest();
         await idle();
       })();
       return stopping;

@@ -10,7 +10,9 @@ import type { QueueWorker } from '../scheduler/queue-worker.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { compileSchedule } from '../scheduler/slots.js';
 import { startObservabilityServer } from '../observability/http-server.js';
-import { createAlerter } from '../alerts/alerter.js';
+import { createAlerter, type Alerter } from '../alerts/alerter.js';
+import { needsRestartSentence, planReload } from '../config/reload-plan.js';
+import { reloadResultFile, writeReloadResult, type ReloadResult } from './reload-result.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -52,6 +54,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // LIFO cleanup: each releaser runs even if an earlier one failed.
   const releasers: (() => Promise<unknown>)[] = [() => runtime.close()];
   let demoSftp: EmbeddedSftpServer | undefined;
+  let alerter: Alerter | undefined;
   try {
     // Receipts first (a run that delivered is never called interrupted), then lapsed leases (runs a dead process left
     // behind are interrupted and retried before new slots start), then spool files no run needs.
@@ -84,16 +87,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         logger.error('http endpoint not started; the daemon runs without /healthz and /metrics', { error: (err as Error).message, host: http.host, port: http.port });
       }
     }
-    if (config().alerts) {
-      const alerter = createAlerter({ config: config(), bus, store, logger, clock });
-      alerter.start();
-      // Released at shutdown after the runner has drained, so the last runs' alerts still go out.
-      releasers.push(() => alerter.stop());
-    }
+    // Even with alerts off: it reads the config at each event, so a reload can turn them on.
+    const a = (alerter = createAlerter({ config, bus, store, logger, clock }));
+    a.start();
+    // Released at shutdown after the runner has drained, so the last runs' alerts still go out.
+    releasers.push(() => a.stop());
     const pidFile = path.join(pidDir(config().dataDir), `ferryd-${process.pid}.pid`);
     fs.mkdirSync(path.dirname(pidFile), { recursive: true, mode: 0o700 });
     fs.writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
-    releasers.push(async () => fs.rmSync(pidFile, { force: true }));
+    releasers.push(async () => {
+      fs.rmSync(pidFile, { force: true });
+      fs.rmSync(reloadResultFile(pidDir(config().dataDir), process.pid), { force: true });
+    });
   } catch (err) {
     await runReleasers(releasers);
     throw err;
@@ -104,6 +109,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   logger.info('daemon started', { integrations: integrations.length, enabled, pid: process.pid, store: config().store.kind, leaseOwner: runs.owner });
 
   let stopping: Promise<void> | undefined;
+  let reloads = 0;
   return {
     runtime,
     bus,
@@ -111,14 +117,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     worker,
     async reload() {
       const res = tryLoadConfig(opts.configDir, clock.now());
+      // For `ferry reload`, which waits for this answer; a failure to write it must not undo the reload.
+      const answer = (result: Omit<ReloadResult, 'pid' | 'seq' | 'at'>) => {
+        try {
+          writeReloadResult(pidDir(config().dataDir), { pid: process.pid, seq: ++reloads, at: clock.now().toISOString(), ...result });
+        } catch (err) {
+          logger.warn('reload result not written for ferry reload', { error: (err as Error).message });
+        }
+      };
       if (!res.ok) {
         logger.error('reload refused: the new configuration has problems; the running one stays', { problems: res.problems.length });
         for (const p of res.problems) logger.error('config problem', { problem: formatProblem(p) });
+        answer({ ok: false, problems: res.problems.length, applied: [], needsRestart: [] });
         return false;
       }
-      runtime.setConfig(res.config);
+      // Restart-only settings keep their running values in the config put in force (see planReload).
+      const plan = planReload(config(), res.config);
+      runtime.setConfig(plan.config); // the log level and the global concurrency cap, and every run from now on
       scheduler.refresh();
-      logger.info('configuration reloaded', { integrations: res.config.integrations.size });
+      alerter!.refresh();
+      logger.info('configuration reloaded', { integrations: plan.config.integrations.size, applied: plan.applied, needsRestart: plan.needsRestart });
+      if (plan.needsRestart.length > 0) logger.warn(needsRestartSentence(plan.needsRestart), { needsRestart: plan.needsRestart });
+      answer({ ok: true, problems: 0, applied: plan.applied, needsRestart: plan.needsRestart });
       return true;
     },
     stop(reason) {

@@ -30,6 +30,7 @@ const scrub = winston.format((info) => {
 
 export function createLogger(opts: LoggerOptions): winston.Logger {
   const transports: winston.transport[] = [...(opts.transports ?? [])];
+  // No transport gets a level of its own: they follow the logger's, which setLogLevel changes.
   if (opts.console) transports.push(new winston.transports.Console());
   if (opts.file) {
     fs.mkdirSync(path.dirname(opts.file), { recursive: true, mode: 0o700 });
@@ -42,6 +43,15 @@ export function createLogger(opts: LoggerOptions): winston.Logger {
     format: winston.format.combine(winston.format.timestamp(), scrub(), winston.format.json()),
     transports,
   });
+}
+
+/**
+ * Change the level of a logger made by createLogger, and of every child made from it, while it runs (a config
+ * reload). Its transports carry no level of their own: winston's transports then filter at their parent's level,
+ * and child loggers read the level through their prototype, so setting it on the root reaches all of them.
+ */
+export function setLogLevel(logger: winston.Logger, level: string): void {
+  logger.level = level;
 }
 
 /** Keeps each run's log lines until the run is recorded, so that `ferry logs <run-id>` can show them. */

@@ -5,7 +5,7 @@ import { loadConfig } from '../config/loader.js';
 import type { FerryConfig } from '../config/model.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ensureDemo } from '../demo/bootstrap.js';
-import { createLogger, RunLogCollector } from '../logging/logger.js';
+import { createLogger, RunLogCollector, setLogLevel } from '../logging/logger.js';
 import type { Runs } from '../runs/lifecycle.js';
 import type { QueueWorker } from '../scheduler/queue-worker.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -66,7 +66,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await synced.sync();
     clock = synced;
   }
-  const { runs, scheduler, worker } = compose({ config: () => config, store, logger, collector, clock: { now: () => clock.now() }, bus: opts.bus });
+  const { runs, scheduler, worker, limiter } = compose({ config: () => config, store, logger, collector, clock: { now: () => clock.now() }, bus: opts.bus });
   let closing: Promise<void> | undefined;
   return {
     get config() {
@@ -74,6 +74,9 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
     setConfig(next) {
       config = next;
+      // The runtime made the logger and the limiter, so it applies their settings (per-key caps come with each acquire).
+      setLogLevel(logger, next.logLevel);
+      limiter.resize(next.concurrency.global);
     },
     store,
     logger,

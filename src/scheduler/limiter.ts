@@ -1,14 +1,21 @@
 /**
  * Concurrency limits: one global cap plus one per key (a source, so that one district's database is not hammered).
- * Waiters are served in arrival order and can give up through an AbortSignal.
+ * Waiters are served in arrival order and can give up through an AbortSignal. Caps can change while runs hold slots
+ * (a config reload): a larger cap admits waiters at once; a smaller one lets running holders finish and admits no one
+ * until the count is under it.
  */
 class Semaphore {
   private active = 0;
   private readonly waiters: (() => void)[] = [];
-  constructor(private readonly max: number) {}
+  constructor(private max: number) {}
+
+  resize(max: number): void {
+    this.max = max;
+    this.admit();
+  }
 
   async acquire(signal?: AbortSignal): Promise<() => void> {
-    if (this.active < this.max) {
+    if (this.active < this.max && this.waiters.length === 0) {
       this.active++;
       return this.releaser();
     }
@@ -28,14 +35,21 @@ class Semaphore {
     return this.releaser();
   }
 
+  /** Hands free slots to waiters in arrival order; synchronous, so a newcomer cannot take a slot meant for a waiter. */
+  private admit(): void {
+    while (this.active < this.max && this.waiters.length > 0) {
+      this.active++;
+      this.waiters.shift()!();
+    }
+  }
+
   private releaser(): () => void {
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      const next = this.waiters.shift();
-      if (next) next(); // hand the slot straight over
-      else this.active--;
+      this.active--;
+      this.admit();
     };
   }
 }
@@ -46,12 +60,15 @@ export interface Limiter {
    * release function. Keys are taken in the order given; a waiter holds no global slot while it waits for a key.
    */
   acquire(keys: string | readonly LimitKey[], keyMax?: number, signal?: AbortSignal): Promise<() => void>;
+  /** Change the global cap (a config reload); see Semaphore for what growing and shrinking do. */
+  resize(globalMax: number): void;
   /** Runs waiting for a slot right now. */
   waiting(): number;
 }
 
 export interface LimitKey {
   key: string;
+  /** The key's cap as the caller's config has it now; a changed value resizes the key's cap. */
   max: number;
 }
 
@@ -68,11 +85,12 @@ export function createLimiter(globalMax: number, onWaitingChange?: (waiting: num
     if (!sem) {
       sem = new Semaphore(max);
       perKey.set(key, sem);
-    }
+    } else sem.resize(max);
     return sem;
   };
   return {
     waiting: () => waiting,
+    resize: (max) => global.resize(max),
     async acquire(keys, keyMax, signal) {
       const list: readonly LimitKey[] = typeof keys === 'string' ? [{ key: keys, max: keyMax ?? 1 }] : keys;
       const releases: (() => void)[] = [];

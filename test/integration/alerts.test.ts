@@ -173,8 +173,9 @@ const integration = (id: string, districtId: string, vendor: string) => ({
   inventory: { vendor, contact: 'SIS Admin', purpose: 'Rostering' },
 });
 
-async function writeConfig(alerts: Record<string, unknown>): Promise<FerryConfig> {
-  const demo = await makeDemoConfigDir({ extraFerry: { alerts } });
+/** `alerts: null` leaves them out (off); `lakesideContact` is how a test changes a district's contact. */
+async function writeConfig(alerts: Record<string, unknown> | null, opts: { lakesideContact?: string } = {}): Promise<FerryConfig> {
+  const demo = await makeDemoConfigDir({ extraFerry: alerts ? { alerts } : {} });
   const write = (file: string, district: Record<string, unknown>, integrations: unknown[]) =>
     fs.writeFileSync(path.join(demo.dir, 'integrations', file), YAML.stringify({ district, integrations }));
   write('hilltop-csd.yaml', { id: 'hilltop-csd', name: 'Hilltop Central School District', contact: 'Director of Technology <tech@hilltop.example.org>' }, [
@@ -185,7 +186,7 @@ async function writeConfig(alerts: Record<string, unknown>): Promise<FerryConfig
   write('riverbend-usd.yaml', { id: 'riverbend-usd', name: 'Riverbend Union School District', contact: 'Business Office, ext. 4410' }, [
     integration('riverbend-clever-students', 'riverbend-usd', 'Clever'),
   ]);
-  write('lakeside-csd.yaml', { id: 'lakeside-csd', name: 'Lakeside Central School District', contact: 'it@lakeside.example.org' }, [
+  write('lakeside-csd.yaml', { id: 'lakeside-csd', name: 'Lakeside Central School District', contact: opts.lakesideContact ?? 'it@lakeside.example.org' }, [
     integration('lakeside-clever-students', 'lakeside-csd', 'Clever'),
   ]);
   return loadConfig(demo.dir, T0);
@@ -214,6 +215,8 @@ describe('alerts', () => {
   let capture: Capture;
   let clock: ReturnType<typeof createManualClock>;
   let alerter: Alerter | undefined;
+  /** What the alerter's config getter returns: a test "reloads" by swapping it, as the daemon does. */
+  let current: FerryConfig;
 
   beforeAll(async () => {
     [receiver, sink] = await Promise.all([startReceiver(), startSmtpSink()]);
@@ -244,12 +247,12 @@ describe('alerts', () => {
     expect(capture.text).not.toContain('[redacted]');
   });
 
-  async function start(alerts: Record<string, unknown>): Promise<FerryConfig> {
-    const config = await writeConfig(alerts);
+  async function start(alerts: Record<string, unknown> | null): Promise<FerryConfig> {
+    current = await writeConfig(alerts);
     const logger = createLogger({ level: 'debug', transports: [capture] });
-    alerter = createAlerter({ config, bus, store, logger, clock, host: 'ferry-1' });
+    alerter = createAlerter({ config: () => current, bus, store, logger, clock, host: 'ferry-1' });
     alerter.start();
-    return config;
+    return current;
   }
 
   const claim = (integrationId: string, districtId: string, over: Partial<ClaimInput> = {}): ClaimInput => ({
@@ -508,6 +511,73 @@ describe('alerts', () => {
     expect(a.nextDigestAt()).toBeNull();
   });
 
+  it('a reload changes recipients, district contacts and channels at once, without a restart', async () => {
+    await start(alertsConfig(receiver, sink));
+    const before = await missed('lakeside-clever-students', 'lakeside-csd', new Date('2026-11-22T07:00:00.000Z'));
+    bus.emit({ type: 'run.finished', run: before });
+    await alerter!.idle();
+    expect(sink.mails.map((m) => m.to)).toEqual([['it@lakeside.example.org', 'servicedesk@esc.example.org']]);
+    expect(receiver.requests).toHaveLength(1);
+
+    // The new config: another service desk address, a new Lakeside contact, and no webhook.
+    const { webhook: _dropped, ...noWebhook } = alertsConfig(receiver, sink);
+    current = await writeConfig(
+      { ...noWebhook, email: { ...(noWebhook.email as Record<string, unknown>), to: ['Operations <ops@esc.example.org>'] } },
+      { lakesideContact: 'Lakeside Help Desk <helpdesk@lakeside.example.org>' },
+    );
+    alerter!.refresh();
+    const after = await missed('lakeside-clever-students', 'lakeside-csd', new Date('2026-11-23T07:00:00.000Z'));
+    bus.emit({ type: 'run.finished', run: after });
+    await alerter!.idle();
+    expect(sink.mails.map((m) => m.to)).toEqual([
+      ['it@lakeside.example.org', 'servicedesk@esc.example.org'],
+      ['helpdesk@lakeside.example.org', 'ops@esc.example.org'],
+    ]);
+    expect(sink.mails[1]!.headers.get('to')).toBe('Lakeside Help Desk <helpdesk@lakeside.example.org>, Operations <ops@esc.example.org>');
+    expect(receiver.requests).toHaveLength(1); // no webhook any more
+  });
+
+  it('alerts off at start and turned on by a reload: alerts go out and the digest is armed; turned off again, nothing', async () => {
+    await start(null);
+    expect(alerter!.nextDigestAt()).toBeNull();
+    const held = await finished('hilltop-clever-students', 'hilltop-csd', { status: 'held', holdReason: 'rows fell' });
+    bus.emit({ type: 'run.finished', run: held });
+    await alerter!.idle();
+    expect(receiver.requests).toHaveLength(0);
+    expect(sink.mails).toHaveLength(0);
+
+    current = await writeConfig(alertsConfig(receiver, sink));
+    alerter!.refresh();
+    // T0 is 07:30 in New York: the next 07:00 there is the day after.
+    expect(alerter!.nextDigestAt()).toEqual(new Date('2026-11-24T12:00:00.000Z'));
+    bus.emit({ type: 'run.finished', run: held });
+    await alerter!.idle();
+    expect(receiver.requests).toHaveLength(1);
+    expect(sink.mails.map((m) => m.subject)).toEqual(['[Ferry] held: hilltop-clever-students (Hilltop Central School District)']);
+
+    current = await writeConfig(null);
+    alerter!.refresh();
+    expect(alerter!.nextDigestAt()).toBeNull();
+    bus.emit({ type: 'run.finished', run: held });
+    await alerter!.idle();
+    expect(receiver.requests).toHaveLength(1);
+    expect(sink.mails).toHaveLength(1);
+  });
+
+  it('a reload that moves the digest cron moves the timer; one that leaves the digest alone does not skip a digest due now', async () => {
+    await start(alertsConfig(receiver, sink));
+    const due = new Date('2026-11-24T12:00:00.000Z');
+    expect(alerter!.nextDigestAt()).toEqual(due);
+    // A reload in the moment the digest falls due, before its timer fires: re-arming from now would skip that day's.
+    clock.set(new Date(due.getTime() + 1));
+    current = await writeConfig(alertsConfig(receiver, sink, { webhook: { url: { env: 'FERRY_TEST_ALERT_WEBHOOK' }, timeoutSeconds: 9 } }));
+    alerter!.refresh();
+    expect(alerter!.nextDigestAt()).toEqual(due);
+    current = await writeConfig(alertsConfig(receiver, sink, { digest: { cron: '0 18 * * *', timezone: 'America/New_York' } }));
+    alerter!.refresh();
+    expect(alerter!.nextDigestAt()).toEqual(new Date('2026-11-24T23:00:00.000Z'));
+  });
+
   describe('the daily digest', () => {
     const END = new Date('2026-11-23T12:00:00.000Z'); // 07:00 in New York
 
@@ -562,7 +632,7 @@ describe('alerts', () => {
     it('is sent once when several daemons share the store: the first to claim the day sends it', async () => {
       const config = await start(alertsConfig(receiver, sink));
       await recordDay();
-      const second = createAlerter({ config, bus: createEventBus(), store, logger: createLogger({ level: 'debug', transports: [capture] }), clock, host: 'ferry-2' });
+      const second = createAlerter({ config: () => config, bus: createEventBus(), store, logger: createLogger({ level: 'debug', transports: [capture] }), clock, host: 'ferry-2' });
       await Promise.all([alerter!.sendDigest(END), second.sendDigest(END)]);
       await second.stop();
       expect(sink.mails.filter((m) => m.to.includes('servicedesk@esc.example.org'))).toHaveLength(1);

@@ -50,4 +50,61 @@ describe('concurrency limiter', () => {
     const again = await limiter.acquire('s', 1); // the slot is free, not held by the aborted waiter
     again();
   });
+
+  /** Whether a pending acquire has got its slot, after every already-due callback has run. */
+  async function admitted(p: Promise<() => void>): Promise<boolean> {
+    let done = false;
+    void p.then(() => (done = true));
+    await new Promise((r) => setImmediate(r));
+    return done;
+  }
+
+  it('a larger global cap (a reload) admits waiters at once, in arrival order', async () => {
+    const limiter = createLimiter(1);
+    const first = await limiter.acquire('a', 5);
+    const second = limiter.acquire('b', 5);
+    const third = limiter.acquire('c', 5);
+    expect(await admitted(second)).toBe(false);
+    expect(limiter.waiting()).toBe(2);
+    limiter.resize(2);
+    expect(await admitted(second)).toBe(true);
+    expect(await admitted(third)).toBe(false);
+    limiter.resize(3);
+    expect(await admitted(third)).toBe(true);
+    expect(limiter.waiting()).toBe(0);
+    for (const r of [first, await second, await third]) r();
+  });
+
+  it('a smaller global cap lets running holders finish and admits no one until the count is under it', async () => {
+    const limiter = createLimiter(3);
+    const holders = [await limiter.acquire('a', 5), await limiter.acquire('b', 5), await limiter.acquire('c', 5)];
+    limiter.resize(1);
+    const next = limiter.acquire('d', 5);
+    holders[0]!();
+    expect(await admitted(next)).toBe(false); // 2 still running, cap 1
+    holders[1]!();
+    expect(await admitted(next)).toBe(false); // 1 running, cap 1
+    holders[2]!();
+    expect(await admitted(next)).toBe(true);
+    const after = limiter.acquire('e', 5);
+    expect(await admitted(after)).toBe(false); // the cap is 1 now, for newcomers too
+    (await next)();
+    expect(await admitted(after)).toBe(true);
+    (await after)();
+  });
+
+  it('a per-key cap follows the max each acquire brings (a reload changed perSource)', async () => {
+    const limiter = createLimiter(10);
+    const holder = await limiter.acquire('source:sis', 1);
+    const waiter = limiter.acquire('source:sis', 1);
+    expect(await admitted(waiter)).toBe(false);
+    // The next run comes with the new config's cap of 2: the waiter goes first, the newcomer waits.
+    const newcomer = limiter.acquire('source:sis', 2);
+    expect(await admitted(waiter)).toBe(true);
+    expect(await admitted(newcomer)).toBe(false);
+    holder();
+    expect(await admitted(newcomer)).toBe(true);
+    (await waiter)();
+    (await newcomer)();
+  });
 });

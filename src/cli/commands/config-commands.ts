@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import { isPidAlive, pidDir } from '../../daemon/daemon.js';
+import { readReloadResultText, reloadResultFile, waitForReloadResult } from '../../daemon/reload-result.js';
+import { needsRestartSentence } from '../../config/reload-plan.js';
 import { ConfigError, formatProblem, tryLoadConfig } from '../../config/loader.js';
 import type { Integration } from '../../config/model.js';
 import { resolveIntegrationParams } from '../../config/params.js';
@@ -21,10 +23,14 @@ export async function cmdValidate(opts: GlobalOptions, io: Io): Promise<number> 
   return 0;
 }
 
+/** A reload of ~1,000 integrations takes seconds; a busy host more. Past this, the CLI stops waiting, not the daemon. */
+const RELOAD_ANSWER_MS = 60_000;
+
 /**
  * `ferry reload`: check the configuration, and only if it is valid send SIGHUP to every daemon of this data folder on
  * this host (they leave their pid in <dataDir>/run). Each reloads, and refuses a config that changed meanwhile and is
- * invalid. Daemons on other hosts: run `ferry reload` there (or send SIGHUP).
+ * invalid; then says what it applied and what needs a restart, which this prints. Exit 0 when every daemon reloaded,
+ * 2 when one refused the configuration, 1 when one did not answer. Daemons on other hosts: run `ferry reload` there.
  */
 export async function cmdReload(opts: GlobalOptions, io: Io): Promise<number> {
   const res = tryLoadConfig(opts.config);
@@ -43,9 +49,28 @@ export async function cmdReload(opts: GlobalOptions, io: Io): Promise<number> {
     io.err(`ferry: no daemon is running for ${res.config.dataDir} on this host; nothing to reload\n`);
     return 1;
   }
-  for (const pid of pids) process.kill(pid, 'SIGHUP');
-  io.out(`sent SIGHUP to ${pids.length} daemon${pids.length === 1 ? '' : 's'} (pid ${pids.join(', ')}); each logs "configuration reloaded"\n`);
-  return 0;
+  const answers = pids.map((pid) => {
+    const file = reloadResultFile(dir, pid);
+    const before = readReloadResultText(file);
+    process.kill(pid, 'SIGHUP');
+    return { pid, answer: waitForReloadResult(file, before, RELOAD_ANSWER_MS) };
+  });
+  io.out(`sent SIGHUP to ${pids.length} daemon${pids.length === 1 ? '' : 's'} (pid ${pids.join(', ')})\n`);
+  let code = 0;
+  for (const { pid, answer } of answers) {
+    const r = await answer;
+    if (!r) {
+      io.err(`ferry: daemon ${pid} did not say within ${RELOAD_ANSWER_MS / 1000}s whether it reloaded; its log will say\n`);
+      code = Math.max(code, 1);
+    } else if (!r.ok) {
+      io.err(`ferry: daemon ${pid} refused the configuration (${r.problems} problem${r.problems === 1 ? '' : 's'}, named in its log; it changed after this check?) and keeps the one it runs\n`);
+      code = 2;
+    } else {
+      io.out(`daemon ${pid}: configuration reloaded; ${r.applied.length > 0 ? `applied: ${r.applied.join(', ')}` : 'nothing that applies live had changed'}\n`);
+      if (r.needsRestart.length > 0) io.out(`daemon ${pid}: ${needsRestartSentence(r.needsRestart)}\n`);
+    }
+  }
+  return code;
 }
 
 function effectiveEnabled(i: Integration, states: Map<string, IntegrationState>): boolean {

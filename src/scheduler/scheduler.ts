@@ -93,7 +93,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function tick(): Promise<TickResult> {
     const now = deps.clock.now();
     last = now;
-    deps.bus?.emit({ type: 'scheduler.tick', at: now });
+    deps.bus?.emit({ type: 'scheduler.tick', at: now, ok: true });
     const states = await deps.store.getStates();
     const decisions: DecisionInput[] = [];
     const work: { integration: Integration; slots: { slot: Date; note: string | null }[] }[] = [];

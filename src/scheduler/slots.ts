@@ -12,7 +12,8 @@ import cron from 'node-cron';
  * are restricted a day matches if EITHER does (`0 2 1 * 1` runs on the 1st and on every Monday); when one starts with
  * `*` only the other counts (cronie's test of "restricted", see dayFieldsBothRestricted).
  * node-cron parses and validates the expression; matching and enumeration are done here because node-cron skips gap
- * times, has no "slots between two instants", and matches at ~20 µs a call where catching up 2,000 integrations over a week needs ~0.1 µs.
+ * times, has no "slots between two instants", and matches at ~20 µs a call where catching up 2,000 integrations over
+ * a week needs ~0.1 µs.
  */
 export interface CompiledSchedule {
   readonly expression: string;

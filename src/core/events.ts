@@ -13,7 +13,11 @@ export type FerryEvent =
   | { type: 'run.started'; run: RunRecord; lagMs: number | null }
   /** Runs waiting for a concurrency slot changed. */
   | { type: 'queue.changed'; waiting: number }
-  /** The scheduler looked for due slots (its heartbeat, for /healthz); `ok` is false when the tick failed. */
+  /**
+   * The scheduler looked for due slots (its heartbeat, for /healthz), emitted at the end of each tick: `ok` false, with
+   * `error` saying why, when the tick failed (a store that does not answer), so a daemon that ticks but gets nothing
+   * done is not reported healthy.
+   */
   | { type: 'scheduler.tick'; at: Date; ok: boolean; error?: string }
   /** The store could not be reached (once per outage), and when it came back. */
   | { type: 'store.unreachable'; error: string; since: Date }

@@ -22,7 +22,7 @@ export interface ObservabilityServerOptions {
   logger: Logger;
   /** How often the scheduler ticks; /healthz reports it stalled after 3 × this without a `scheduler.tick`. */
   schedulerTickMs: number;
-  /** How long /healthz and a scrape wait for the store (default 2000 ms). */
+  /** How long a /metrics scrape waits for the store (default 2000 ms); /healthz waits less (HEALTH_STORE_TIMEOUT_MS). */
   storeTimeoutMs?: number;
 }
 
@@ -42,7 +42,7 @@ export async function startObservabilityServer(opts: ObservabilityServerOptions)
   const logger = opts.logger.child({ component: 'http' });
   const storeTimeoutMs = opts.storeTimeoutMs ?? 2000;
   const metrics = createFerryMetrics({ bus: opts.bus, store: opts.store, logger, storeTimeoutMs });
-  const health = createHealthCheck({ bus: opts.bus, store: opts.store, clock: opts.clock, schedulerTickMs: opts.schedulerTickMs, storeTimeoutMs });
+  const health = createHealthCheck({ bus: opts.bus, store: opts.store, clock: opts.clock, schedulerTickMs: opts.schedulerTickMs });
 
   const routes: Record<string, (res: http.ServerResponse) => Promise<void>> = {
     '/healthz': async (res) => {

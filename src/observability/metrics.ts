@@ -92,7 +92,10 @@ export function createFerryMetrics(deps: MetricsDeps): FerryMetrics {
       if (lagMs !== null) lag.observe(Math.max(0, lagMs / 1000));
     }),
     deps.bus.on('queue.changed', (e) => waiting.set(e.waiting)),
-    deps.bus.on('scheduler.tick', (e) => lastTick.set(e.at.getTime() / 1000)),
+    deps.bus.on('scheduler.tick', (e) => {
+      // A failed tick did no scheduling: the gauge shows the last one that did.
+      if (e.ok) lastTick.set(e.at.getTime() / 1000);
+    }),
   ];
   let closed = false;
 

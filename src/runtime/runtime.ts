@@ -60,7 +60,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
       : { kind: 'postgres' as const, url: resolveSecret(config.store.url, { configDir: config.dir, owner: 'store', field: 'postgres.url' }) };
   // The store's own clock is the store clock's source: the store is opened on the base clock, then follows it.
   let clock: Clock = base;
-  const store = await openRunStore(target, { now: () => clock.now() });
+  const store = await openRunStore(target, { now: () => clock.now() }, logger);
   if (opts.syncClockWithStore) {
     const synced = createStoreClock(() => store.dbNow(), base);
     await synced.sync();

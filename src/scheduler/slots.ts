@@ -8,9 +8,12 @@ import cron from 'node-cron';
  * - A wall-clock time that happens twice (fall back: 01:30 on the day clocks go 02:00 → 01:00) fires once, the first
  *   time. A schedule that runs every hour (hour field `*`) keeps running by real time through both passes: "every 15
  *   minutes" stays every 15 real minutes.
- * node-cron parses and validates the expression (day of month and day of week must both match, as in node-cron);
- * matching and enumeration are done here because node-cron skips gap times, has no "slots between two instants", and
- * matches at ~20 µs a call where catching up 2,000 integrations over a week needs ~0.1 µs.
+ * Day of month and day of week follow Vixie cron (and cronie), because operators paste crontab lines: when both fields
+ * are restricted a day matches if EITHER does (`0 2 1 * 1` runs on the 1st and on every Monday); when one starts with
+ * `*` only the other counts (cronie's test of "restricted", see dayFieldsBothRestricted).
+ * node-cron parses and validates the expression; matching and enumeration are done here because node-cron skips gap
+ * times, has no "slots between two instants", and matches at ~20 µs a call where catching up 2,000 integrations over
+ * a week needs ~0.1 µs.
  */
 export interface CompiledSchedule {
   readonly expression: string;
@@ -35,11 +38,14 @@ export function compileSchedule(expression: string): CompiledSchedule {
   const dows = set(f.dayOfWeek.map((d) => (d === 7 ? 0 : d)));
   const doms = set(f.dayOfMonth);
   const lastDay = f.dayOfMonth.includes('L');
+  const eitherDay = dayFieldsBothRestricted(expression);
   const other = [...f.dayOfMonth, ...f.dayOfWeek].some((x) => typeof x === 'string' && x !== 'L');
   if (other) {
-    // Rare syntax (e.g. nth weekday): let node-cron match it, at its speed.
-    const task = cron.createTask(expression, () => undefined, { timezone: 'UTC' });
-    return { expression, stepMs: seconds.size === 1 && seconds.has(0) ? 60_000 : 1000, everyHour: hours.size === 24, matches: (wall) => task.match(new Date(wall)) };
+    // Rare syntax (e.g. nth weekday): let node-cron match it, at its speed. node-cron wants both day fields, so an
+    // either-day schedule is two node-cron schedules, each with one day field made `*`.
+    const stepMs = seconds.size === 1 && seconds.has(0) ? 60_000 : 1000;
+    const tasks = (eitherDay ? [withStarIn(expression, 'dayOfWeek'), withStarIn(expression, 'dayOfMonth')] : [expression]).map((e) => cron.createTask(e, () => undefined, { timezone: 'UTC' }));
+    return { expression, stepMs, everyHour: hours.size === 24, matches: (wall) => tasks.some((task) => task.match(new Date(wall))) };
   }
   return {
     expression,
@@ -48,12 +54,34 @@ export function compileSchedule(expression: string): CompiledSchedule {
     matches(wall) {
       const d = new Date(wall);
       if (!seconds.has(d.getUTCSeconds()) || !minutes.has(d.getUTCMinutes()) || !hours.has(d.getUTCHours()) || !months.has(d.getUTCMonth() + 1)) return false;
-      if (!dows.has(d.getUTCDay())) return false;
-      const dom = d.getUTCDate();
-      if (doms.has(dom)) return true;
-      return lastDay && new Date(wall + DAY).getUTCDate() === 1;
+      const dow = dows.has(d.getUTCDay());
+      if (eitherDay && dow) return true;
+      if (!eitherDay && !dow) return false;
+      return doms.has(d.getUTCDate()) || (lastDay && new Date(wall + DAY).getUTCDate() === 1);
     },
   };
+}
+
+/** The day-of-month and day-of-week fields' text (nicknames such as `@weekly` never restrict both, so they have none). */
+function dayFields(expression: string): { dayOfMonth: string; dayOfWeek: string } | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length < 5) return undefined;
+  return { dayOfMonth: fields[fields.length - 3]!, dayOfWeek: fields[fields.length - 1]! };
+}
+
+// cronie's DOM_STAR/DOW_STAR test: a field is unrestricted when its text starts with `*` (`?` is node-cron's `*`).
+// So a step over `*` is unrestricted: in `0 2 */2 * 1` both fields must match (Mondays that fall on an odd date).
+function dayFieldsBothRestricted(expression: string): boolean {
+  const days = dayFields(expression);
+  const restricted = (field: string) => !field.startsWith('*') && field !== '?';
+  return days !== undefined && restricted(days.dayOfMonth) && restricted(days.dayOfWeek);
+}
+
+/** The expression with one day field made `*`. */
+function withStarIn(expression: string, field: 'dayOfMonth' | 'dayOfWeek'): string {
+  const fields = expression.trim().split(/\s+/);
+  fields[fields.length - (field === 'dayOfMonth' ? 3 : 1)] = '*';
+  return fields.join(' ');
 }
 
 /** Local wall-clock time in a zone as a "fake UTC" instant, to the second; cached per zone formatter. */

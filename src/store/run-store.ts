@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory from 'knex';
 import type { Knex } from 'knex';
+import type { Logger } from 'winston';
 import { migrationSource } from '../../migrations/index.js';
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import { scrubSecrets } from '../config/secrets.js';
+import { knexLog } from './knex-log.js';
 import { rowToRun, type RunFileInfo, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
 
 export type { RunFileInfo, RunRecord, RunStatus, RunTrigger } from './run-record.js';
@@ -147,8 +149,9 @@ export interface RunStore {
   close(): Promise<void>;
 }
 
-export async function openRunStore(target: StoreTarget, clock: Clock): Promise<RunStore> {
-  const knex = createKnex(target);
+/** `logger`: where the database driver's own warnings go (one JSON line each); without it knex prints them on stdout. */
+export async function openRunStore(target: StoreTarget, clock: Clock, logger?: Logger): Promise<RunStore> {
+  const knex = createKnex(target, logger);
   try {
     await migrateLatest(knex);
   } catch (err) {
@@ -177,11 +180,13 @@ async function migrateLatest(knex: Knex): Promise<void> {
   }
 }
 
-function createKnex(target: StoreTarget): Knex {
+function createKnex(target: StoreTarget, logger?: Logger): Knex {
+  const log = logger ? { log: knexLog(logger) } : {};
   if (target.kind === 'sqlite') {
     fs.mkdirSync(path.dirname(target.path), { recursive: true, mode: 0o700 });
     fs.closeSync(fs.openSync(target.path, 'a', 0o600));
     return knexFactory({
+      ...log,
       client: 'better-sqlite3',
       connection: { filename: target.path },
       useNullAsDefault: true,
@@ -201,7 +206,9 @@ function createKnex(target: StoreTarget): Knex {
       },
     });
   }
-  return knexFactory({ client: 'pg', connection: target.url, pool: { min: 0, max: 4 } });
+  // knex's pool gives every pg client an 'error' listener, so an idle connection the server drops cannot crash the
+  // process (pg.Pool, which would need one of its own, is not used).
+  return knexFactory({ ...log, client: 'pg', connection: target.url, pool: { min: 0, max: 4 } });
 }
 
 const iso = (d: Date) => d.toISOString();

@@ -2,11 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { createManualClock } from '../../src/core/clock.js';
 import { createEventBus } from '../../src/core/events.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startObservabilityServer, type ObservabilityServer } from '../../src/observability/http-server.js';
 import { openRunStore, type ClaimInput, type RunRecord, type RunStore } from '../../src/store/run-store.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
 
 const TICK_MS = 5000;
 const T0 = new Date('2026-11-23T11:00:00Z');
@@ -140,6 +142,26 @@ describe('observability endpoint: /healthz and /metrics over real HTTP, real SQL
     expect((await fetch(url('/healthz'))).status).toBe(200);
   });
 
+  it('/healthz is 503 naming the scheduler while its ticks fail, with why, and 200 once a tick succeeds', async () => {
+    clock.advance(TICK_MS);
+    const failedAt = clock.now();
+    bus.emit({ type: 'scheduler.tick', at: failedAt, ok: false, error: 'the run store did not answer: connect ECONNREFUSED 10.0.0.5:5432' });
+    const res = await fetch(url('/healthz'));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({
+      status: 'failing',
+      failing: ['scheduler'],
+      store: 'ok',
+      scheduler: { status: 'failing', lastTick: failedAt.toISOString(), error: 'the run store did not answer: connect ECONNREFUSED 10.0.0.5:5432', maxSilenceSeconds: 15 },
+    });
+
+    clock.advance(TICK_MS);
+    bus.emit({ type: 'scheduler.tick', at: clock.now(), ok: true });
+    const again = await fetch(url('/healthz'));
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { scheduler: Record<string, unknown> }).scheduler).toEqual({ status: 'ok', lastTick: clock.now().toISOString(), maxSilenceSeconds: 15 });
+  });
+
   it('answers 404 for anything else and 405 for a method other than GET or HEAD', async () => {
     const other = await fetch(url('/status'));
     expect(other.status).toBe(404);
@@ -191,5 +213,50 @@ describe('observability endpoint: /healthz and /metrics over real HTTP, real SQL
     } finally {
       await first.close();
     }
+  });
+});
+
+describe('/healthz answers within a second while the PostgreSQL run store hangs', () => {
+  const clock = createManualClock(T0);
+  const bus = createEventBus();
+  const logger = createLogger({ level: 'error' });
+  let db: TestDatabase;
+  let store: RunStore;
+  let server: ObservabilityServer;
+  let locker: pg.Client;
+  const url = (p: string) => `http://${server.host}:${server.port}${p}`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('healthz');
+    store = await openRunStore({ kind: 'postgres', url: db.url }, clock, logger);
+    server = await startObservabilityServer({ config: { http: { host: '127.0.0.1', port: 0 } }, bus, store, clock, logger, schedulerTickMs: TICK_MS });
+    locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+  });
+
+  afterAll(async () => {
+    await locker?.end().catch(() => undefined);
+    await server?.close();
+    await store?.close().catch(() => undefined);
+    await db?.drop();
+  });
+
+  it('reports the store failing, with the deadline, while a lock keeps its query waiting; 200 once it is released', async () => {
+    expect((await fetch(url('/healthz'))).status).toBe(200);
+    // Another session holds the runs table: the store's read waits for it, as it would behind a stuck migration.
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE runs IN ACCESS EXCLUSIVE MODE');
+    for (let i = 0; i < 2; i++) {
+      const started = performance.now();
+      const res = await fetch(url('/healthz'));
+      const body = (await res.json()) as Record<string, unknown>;
+      const elapsed = performance.now() - started;
+      expect(res.status).toBe(503);
+      expect(body).toMatchObject({ status: 'failing', failing: ['store'], store: 'unreachable', storeError: 'the run store did not answer within 750 ms', scheduler: { status: 'ok' } });
+      // What a supervisor's one-second check sees.
+      expect(elapsed).toBeLessThan(1000);
+    }
+    await locker.query('ROLLBACK');
+    expect((await fetch(url('/healthz'))).status).toBe(200);
   });
 });

@@ -34,10 +34,45 @@ describe('schedule slots in the integration time zone', () => {
     expect(between('0 8 * * *', '2026-11-23T00:00:00Z', '2026-11-24T00:00:00Z', 'America/Los_Angeles')).toEqual(['2026-11-23T16:00:00.000Z']);
   });
 
-  it('follows node-cron’s day rules: weekday names, day of month AND day of week, L for the last day, seconds', () => {
+  it('follows node-cron’s syntax: weekday names, L for the last day, seconds', () => {
     expect(between('0 9 * * MON-FRI', '2026-11-20T00:00:00Z', '2026-11-24T00:00:00Z')).toEqual(['2026-11-20T14:00:00.000Z', '2026-11-23T14:00:00.000Z']);
     expect(between('0 0 L * *', '2027-01-30T00:00:00Z', '2027-03-02T00:00:00Z', 'UTC')).toEqual(['2027-01-31T00:00:00.000Z', '2027-02-28T00:00:00.000Z']);
     expect(between('*/20 * * * * *', '2026-11-23T00:00:00Z', '2026-11-23T00:01:00Z', 'UTC')).toEqual(['2026-11-23T00:00:20.000Z', '2026-11-23T00:00:40.000Z', '2026-11-23T00:01:00.000Z']);
+  });
+
+  describe('day of month and day of week as in a crontab (Vixie cron, cronie)', () => {
+    // July 2026 in UTC: the 1st is a Wednesday; Mondays are June 29 and July 6, 13, 20, 27; August 1 is a Saturday, the 3rd a Monday.
+    const from = '2026-06-28T00:00:00Z';
+    const to = '2026-08-04T00:00:00Z';
+    const at2 = (...days: string[]) => days.map((d) => `2026-${d}T02:00:00.000Z`);
+
+    it('both restricted (0 2 1 * 1): fires on the 1st of every month AND on every Monday', () => {
+      expect(between('0 2 1 * 1', from, to, 'UTC')).toEqual(at2('06-29', '07-01', '07-06', '07-13', '07-20', '07-27', '08-01', '08-03'));
+      expect(between('0 2 1 * MON', from, to, 'UTC')).toEqual(between('0 2 1 * 1', from, to, 'UTC'));
+    });
+
+    it('day of month * (0 2 * * 1): Mondays only', () => {
+      expect(between('0 2 * * 1', from, to, 'UTC')).toEqual(at2('06-29', '07-06', '07-13', '07-20', '07-27', '08-03'));
+    });
+
+    it('day of week * (0 2 1 * *): the 1st only', () => {
+      expect(between('0 2 1 * *', from, to, 'UTC')).toEqual(at2('07-01', '08-01'));
+    });
+
+    it('a field starting with * is unrestricted, as in cronie, so both must match: 0 2 */2 * 1 is Mondays on odd dates', () => {
+      expect(between('0 2 */2 * 1', from, to, 'UTC')).toEqual(at2('06-29', '07-13', '07-27', '08-03'));
+      // Day of week `*/3` is Sunday, Wednesday and Saturday: the 1sts (Wednesday, Saturday) match, Monday July 6 does not.
+      expect(between('0 2 1,6 * */3', from, to, 'UTC')).toEqual(at2('07-01', '08-01'));
+    });
+
+    it('either day also for syntax node-cron matches itself (0 2 1 * 1#2: the 1st and the second Monday)', () => {
+      expect(between('0 2 1 * 1#2', from, to, 'UTC')).toEqual(at2('07-01', '07-13', '08-01'));
+    });
+
+    it('either day in the integration zone: a spring-forward 02:30 on the 1st or a Sunday fires at 03:00', () => {
+      // 2027-03-14 is a Sunday, and the day New York skips 02:00–03:00.
+      expect(between('30 2 1 * 0', '2027-03-13T00:00:00Z', '2027-03-16T00:00:00Z')).toEqual(['2027-03-14T07:00:00.000Z']);
+    });
   });
 
   it('lists the next slots across months without walking minute by minute forever', () => {

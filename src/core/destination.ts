@@ -21,8 +21,9 @@ export interface DeliveryReceipt {
 }
 
 /**
- * A receipt is returned if and only if the file (every file of a set) is in place under its final name; a failure
- * leaves no temporary file behind (or logs a warning naming the one it could not remove).
+ * A receipt is returned if and only if the file (every file of a set) is in place under its final name. A failure
+ * leaves no temporary file behind, or logs a warning naming the one it could not remove; only a failure while a set
+ * is being moved into place can leave part of the set moved (logged too).
  */
 export interface Destination {
   readonly kind: string;

@@ -4,6 +4,10 @@ export interface DeliveryRequest {
   /** Absolute remote path, already checked to lie inside the destination's base folder. */
   remotePath: string;
   bytes: number;
+  /**
+   * Stops the delivery: an upload in flight is cut and its temporary file removed, and the call rejects with kind
+   * `aborted`. Once files are being moved into place the abort is not acted on and the moves finish.
+   */
   signal?: AbortSignal;
   /** Used to name the temporary upload. */
   runId: number | string;
@@ -16,6 +20,11 @@ export interface DeliveryReceipt {
   target: string;
 }
 
+/**
+ * A receipt is returned if and only if the file (every file of a set) is in place under its final name. A failure
+ * leaves no temporary file behind, or logs a warning naming the one it could not remove; only a failure while a set
+ * is being moved into place can leave part of the set moved (logged too).
+ */
 export interface Destination {
   readonly kind: string;
   deliver(request: DeliveryRequest): Promise<DeliveryReceipt>;

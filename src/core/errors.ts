@@ -15,7 +15,8 @@ export const ERROR_KINDS = [
   'format', // a value cannot be written in the output format
   'empty_result', // the extract returned no rows; nothing is delivered
   'destination_connect',
-  'destination_auth',
+  'destination_auth', // the login was refused
+  'destination_permission', // logged in, but the server refuses to write a folder or file
   'host_key', // SFTP host key not pinned or changed
   'path', // remote path escapes the base folder
   'upload',
@@ -40,6 +41,7 @@ const RETRYABLE: Record<ErrorKind, boolean> = {
   empty_result: false,
   destination_connect: true,
   destination_auth: false,
+  destination_permission: false,
   host_key: false,
   path: false,
   upload: true,

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -26,6 +26,8 @@ export interface SshdServer {
   knownHostsPath: string;
   /** Per-call directory the tests write into (absolute paths; no chroot). */
   homeDir: string;
+  /** SIGKILL every process the listening sshd forked (the login sessions), cutting their connections; the listener stays. Resolves with how many were killed. */
+  killSessions(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -136,7 +138,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function startSshd(opts: { root?: string } = {}): Promise<SshdServer> {
+export async function startSshd(opts: { root?: string; /** extra sshd_config lines */ config?: string[] } = {}): Promise<SshdServer> {
   const avail = sshdAvailable();
   if (!avail.ok) throw new Error(`cannot start sshd: ${avail.reason}`);
   const user = userInfo().username;
@@ -180,6 +182,7 @@ export async function startSshd(opts: { root?: string } = {}): Promise<SshdServe
         `AllowUsers ${user}`,
         'Subsystem sftp internal-sftp',
         'LogLevel ERROR',
+        ...(opts.config ?? []),
         '',
       ].join('\n'));
       stderr = '';
@@ -214,6 +217,17 @@ export async function startSshd(opts: { root?: string } = {}): Promise<SshdServe
       hostPublicKey,
       knownHostsPath,
       homeDir,
+      killSessions: async () => {
+        const pids = running.pid === undefined ? [] : await descendantsOf(running.pid);
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+        return pids.length;
+      },
       stop: () =>
         (stopping ??= (async () => {
           process.removeListener('exit', onExit);
@@ -226,6 +240,80 @@ export async function startSshd(opts: { root?: string } = {}): Promise<SshdServe
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** Every descendant of `root`, from /proc (Linux). */
+async function descendantsOf(root: number): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // Field 4 of /proc/PID/stat, after the parenthesised command name (which may hold spaces).
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parentOf) if (parent === pid) out.push(child), walk(child);
+  };
+  walk(root);
+  return out;
+}
+
+export interface TcpProxy {
+  port: number;
+  /** Connections opened from now on forward only this many bytes towards the server, then hold the rest for good; `undefined` lifts the limit for new connections. */
+  stallAfter(bytes: number | undefined): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy in front of a server: it can hold an upload in flight for as long as a test needs, which loopback
+ * speeds would otherwise finish in a blink. Closing either side closes the other.
+ */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  let limit: number | undefined;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
+    const budget = limit;
+    let sent = 0;
+    sockets.add(client).add(upstream);
+    const closeBoth = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', closeBoth).on('close', closeBoth);
+    upstream.on('error', closeBoth).on('close', closeBoth);
+    upstream.on('data', (d: Buffer) => client.write(d));
+    client.on('data', (d: Buffer) => {
+      if (budget !== undefined && sent + d.length > budget) {
+        upstream.write(d.subarray(0, Math.max(0, budget - sent)));
+        sent = budget;
+        client.pause();
+        return;
+      }
+      sent += d.length;
+      upstream.write(d);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    stallAfter: (bytes) => {
+      limit = bytes;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 const sftpQuote = (s: string) => `"${s.replace(/[\\"]/g, '\\$&')}"`;

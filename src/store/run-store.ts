@@ -426,11 +426,16 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       return out;
     },
     async reapLapsedLeases(now) {
-      const lapsed = await knex('runs').where({ status: 'running' }).whereNotNull('lease_expires_at').where('lease_expires_at', '<', iso(now));
+      // A running run with no lease at all (written before leases existed) has nothing to prove it alive either.
+      const lapsed = await knex('runs')
+        .where({ status: 'running' })
+        .where((q) => q.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', iso(now)));
       const reaped: RunRecord[] = [];
       for (const r of lapsed) {
         const n = await knex('runs')
           .where({ id: r.id, status: 'running', lease_owner: r.lease_owner })
+          // Checked again in the update: a lease renewed since the read above is alive.
+          .where((q) => q.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', iso(now)))
           .update({
             status: 'interrupted',
             finished_at: iso(now),

@@ -42,7 +42,7 @@ describe('ferry daemon (spawned)', () => {
     for (const l of d.lines.filter((x) => x.message === 'run started')) expect(l).toMatchObject({ integration: 'hilltop-clever-students', district: 'hilltop-csd' });
   });
 
-  it('a disabled integration is not run; runs left running by a crashed process are marked interrupted at start', async () => {
+  it('a disabled integration is not run; a run whose crashed process left its lease to lapse is marked interrupted at start', async () => {
     const cfg = await makeDemoConfigDir({ cron: '* * * * * *' });
     expect((await ferry(['disable', 'hilltop-clever-students', '--reason', 'test', '--config', cfg.dir])).code).toBe(0);
     const store = await openRunStore({ kind: 'sqlite', path: path.join(cfg.dataDir, 'ferry.sqlite') }, systemClock);
@@ -55,15 +55,18 @@ describe('ferry daemon (spawned)', () => {
       scheduledFor: null,
       params: {},
       host: os.hostname(),
-      pid: 2 ** 22 + 12345, // above pid_max: never alive
+      pid: process.pid,
+      // A crashed `ferry run`: its lease ran out, nobody renews it. (Host and pid say nothing: a live process may
+      // reuse the pid, and a queued run records whoever claimed it; only the lease tells.)
+      lease: { owner: `${os.hostname()}:crashed`, until: new Date(Date.now() - 1000) },
     });
     await store.close();
     expect(claim.claimed).toBe(true);
 
     const d = startDaemonProcess(cfg.dir);
     daemons.push(d);
-    const warn = await d.waitFor((l) => String(l.message).includes('marked interrupted'), 'the orphan warning');
-    expect(warn.count).toBe(1);
+    const warn = await d.waitFor((l) => l.message === 'run interrupted: its process stopped renewing its lease', 'the reaped run');
+    expect(warn).toMatchObject({ runId: claim.run.id, leaseOwner: `${os.hostname()}:crashed` });
     await d.waitFor((l) => l.message === 'daemon started', 'daemon started');
     await d.waitFor((l) => l.message === 'slot not run: integration disabled' && l.reason === 'test', 'a disabled slot');
     const runs0 = await historyOf(cfg.dir);

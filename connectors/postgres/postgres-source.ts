@@ -35,9 +35,16 @@ const types = {
 export function createPostgresSource(opts: PostgresSourceOptions): Source {
   const who = `${opts.integration ? `integration ${opts.integration}: ` : ''}source ${opts.id}`;
   let client: pg.Client | undefined;
-  const fail = (err: unknown, phase: PgPhase, signal?: AbortSignal): FerryError => {
+  /** A connection that ended, or may have (lost, terminated, aborted), is dropped, so the next read connects afresh. */
+  const forget = (c: pg.Client) => {
+    if (client === c) client = undefined;
+    void c.end().catch(() => undefined);
+  };
+  const fail = (err: unknown, phase: PgPhase, conn?: pg.Client, signal?: AbortSignal): FerryError => {
     if (signal?.aborted) return abortedError(signal, who, opts.integration);
-    return pgFailure(err, phase, opts, who);
+    const fe = pgFailure(err, phase, opts, who);
+    if (conn && fe.kind === 'source_transient') forget(conn);
+    return fe;
   };
 
   const connect = async (signal?: AbortSignal): Promise<pg.Client> => {
@@ -58,7 +65,6 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
     c.on('error', () => {
       /* reported through the failing query */
     });
-    // A connection that ended (lost, terminated, aborted) is forgotten, so the next read connects afresh.
     c.on('end', () => {
       if (client === c) client = undefined;
     });
@@ -67,7 +73,7 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
     try {
       await c.connect();
     } catch (err) {
-      throw fail(err, 'connect', signal);
+      throw fail(err, 'connect', undefined, signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -85,7 +91,7 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
       const values = compiled.order.map((n) => query.values[n] ?? null);
       const cursor = conn.query(new Cursor(compiled.text, values as unknown[], { rowMode: 'array', types } as Cursor.CursorQueryConfig));
       const size = options.batchSize ?? 5000;
-      const onAbort = () => void conn.end().catch(() => undefined);
+      const onAbort = () => forget(conn);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       let columns: string[] | undefined;
       let done = false;
@@ -96,7 +102,7 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
             rows = (await cursor.read(size)) as unknown[][];
           } catch (err) {
             done = true; // a failed read leaves no portal to close
-            throw fail(err, 'query', signal);
+            throw fail(err, 'query', conn, signal);
           }
           throwIfAborted(signal, who, opts.integration);
           columns ??= ((cursor as unknown as { _result: { fields: { name: string }[] } })._result.fields ?? []).map((f) => f.name);
@@ -121,19 +127,19 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
         if (!plan) return undefined;
         for (const [name, value] of plan.settings) await conn.query('SELECT set_config($1, $2, false)', [name, value]);
       } catch (err) {
-        throw fail(err, 'query', req.signal);
+        throw fail(err, 'query', conn, req.signal);
       }
       const stream = conn.query(copyTo(plan.copySql, { highWaterMark: 1 << 20 }));
       const onAbort = () => {
         stream.destroy(req.signal?.reason instanceof Error ? req.signal.reason : new Error('aborted'));
-        void conn.end().catch(() => undefined);
+        forget(conn);
       };
       req.signal?.addEventListener('abort', onAbort, { once: true });
       async function* body(): AsyncGenerator<Buffer> {
         try {
           for await (const chunk of stream) yield chunk as Buffer;
         } catch (err) {
-          throw fail(err, 'query', req.signal);
+          throw fail(err, 'query', conn, req.signal);
         } finally {
           req.signal?.removeEventListener('abort', onAbort);
         }
@@ -146,7 +152,7 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
       try {
         res = await conn.query<{ v: string; db: string }>('select current_setting(\'server_version\') as v, current_database() as db');
       } catch (err) {
-        throw fail(err, 'query', options.signal);
+        throw fail(err, 'query', conn, options.signal);
       }
       const row = res.rows[0]!;
       return { server: `PostgreSQL ${row.v}`, details: { database: row.db } };

@@ -309,7 +309,7 @@ describe('SchoolTool source: the real mssql client through the TDS test server',
     });
   });
 
-  it('a server that goes away mid-stream is source_connect (retryable), not a short result', async () => {
+  it('a server that goes away mid-stream is source_transient (retryable), not a short result', async () => {
     const doomed = await startTdsServer({ db: file, user: USER, password: PASSWORD });
     try {
       const source = open({ port: doomed.port });
@@ -325,10 +325,8 @@ describe('SchoolTool source: the real mssql client through the TDS test server',
       expect(rows).toBeLessThan(ROWS);
       expect(err).toBeInstanceOf(FerryError);
       const fe = err as FerryError;
-      expect(fe.kind).toBe('source_connect');
-      expect(fe.retryable).toBe(true);
-      expect(fe.field).toBe('sources.sis.host');
-      expect(fe.message).toContain(`127.0.0.1:${doomed.port}`);
+      expect([fe.kind, fe.retryable]).toEqual(['source_transient', true]);
+      expect(fe.message).toBe(`integration ${INTEGRATION}: source sis: SQL Server at 127.0.0.1:${doomed.port} lost the connection mid-query (${(fe.cause as { code: string }).code})`);
     } finally {
       await doomed.close();
     }
@@ -353,10 +351,11 @@ describe('SchoolTool source: the real mssql client through the TDS test server',
         }
         return 'ran to the end';
       } catch (err) {
-        return (err as Error).message;
+        const fe = err as FerryError;
+        return `${fe.kind}: ${(fe.cause as Error).message}`;
       }
     })();
-    expect(outcome).toBe(stopPulling ? 'stopped' : 'shutting down');
+    expect(outcome).toBe(stopPulling ? 'stopped' : 'aborted: shutting down');
     expect(rows).toBe(1000);
     // The server is told (ATTENTION) and the connection is closed by the abort itself, before anyone calls close().
     await server.waitFor(() => server.attentions() > attentionsBefore && server.connections() === 0);

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import pg from 'pg';
@@ -15,6 +14,7 @@ import type { BindValue, BoundQuery, RowBatch, Source, StreamOptions } from '../
 import { loadDemoSisIntoPostgres } from '../../src/demo/demo-sis.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
 import { freePort } from '../helpers/postgres.js';
+import { startTcpRelay } from '../servers/tcp-relay.js';
 
 const EXTRACTS_DIR = join(import.meta.dirname, '..', '..', 'extracts');
 const INTEGRATION = 'hilltop-fastbridge-pg';
@@ -316,25 +316,15 @@ describe('PostgreSQL source against a real server with the demo SIS', () => {
     });
 
     it('a socket cut mid-stream (a network drop, through a TCP relay) is source_transient', async () => {
-      const sockets = new Set<net.Socket>();
-      const relay = net.createServer((down) => {
-        const up = net.connect(conn.port, conn.host);
-        for (const s of [down, up]) {
-          sockets.add(s);
-          s.on('error', () => undefined);
-          s.on('close', () => sockets.delete(s));
-        }
-        down.pipe(up).pipe(down);
-      });
-      await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+      const relay = await startTcpRelay(conn);
       try {
-        const source = open({ host: '127.0.0.1', port: (relay.address() as net.AddressInfo).port });
+        const source = open({ host: relay.host, port: relay.port });
         let rows = 0;
         const fe = (await failureOf(
           (async () => {
             for await (const batch of source.stream({ text: 'SELECT g FROM generate_series(1, 50000) AS g', values: {} }, { batchSize: 1000 })) {
               rows += batch.rows.length;
-              for (const s of sockets) s.resetAndDestroy();
+              relay.cutAll();
             }
           })(),
         )) as FerryError;
@@ -342,7 +332,7 @@ describe('PostgreSQL source against a real server with the demo SIS', () => {
         expect([fe.kind, fe.retryable]).toEqual(['source_transient', true]);
         expect(fe.message).toMatch(/PostgreSQL at 127\.0\.0\.1:\d+ lost the connection mid-query( \((ECONNRESET|EPIPE)\))?$/);
       } finally {
-        await new Promise((resolve) => relay.close(resolve));
+        await relay.close();
       }
     });
   });

@@ -14,8 +14,9 @@ export interface FaultPlan {
   /** Answer this page 500, `serverErrorTimes` times in a row (default 1). */
   serverErrorOnPage?: number;
   serverErrorTimes?: number;
-  /** Answer this page 200 with a truncated JSON body. */
+  /** Answer this page 200 with a truncated JSON body, `malformedTimes` times in a row (default 1). */
   malformedOnPage?: number;
+  malformedTimes?: number;
   /** Answer this page 200 with its real body, but close the connection half-way through it (a network drop). */
   dropOnPage?: number;
   /** Never answer this page: the request stays open until the client gives up on it. */
@@ -64,7 +65,13 @@ export function takePageFault(f: FaultPlan, page: number): FakeReply | 'expire' 
     return 'stall';
   }
   if (f.malformedOnPage === page) {
-    delete f.malformedOnPage;
+    const left = (f.malformedTimes ?? 1) - 1;
+    if (left <= 0) {
+      delete f.malformedOnPage;
+      delete f.malformedTimes;
+    } else {
+      f.malformedTimes = left;
+    }
     return { status: 200, raw: '{"record":[{"id":101,"name":' };
   }
   return undefined;

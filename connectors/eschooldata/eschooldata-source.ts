@@ -1,10 +1,12 @@
 import type { ApiSourceOptions } from '../http/api-source-options.js';
 import { FerryError } from '../../src/core/errors.js';
+import { abortedError } from '../aborted.js';
+import { classifyStatus } from '../http/http-errors.js';
 import type { BindValue, BoundQuery, CellValue, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { createHttpClient, type HttpResponse } from '../http/http-client.js';
 import { createTokenProvider, sendAuthorized } from '../http/oauth-token.js';
 import { readPages, type Page } from '../http/paging.js';
-import { columnPaths, isObject, parseJsonBody, parseRequestBlock, substituteParams } from '../http/records.js';
+import { columnPaths, isObject, parseRequestBlock, substituteParams } from '../http/records.js';
 import { afterFetchFilter, wantedFilters, type FilterName, type FilterPaths } from '../http/standard-filters.js';
 import { eSchoolDataRequestSchema, type ESchoolDataPart } from './eschooldata-request.js';
 import { compilePart } from './record-mapping.js';
@@ -58,7 +60,7 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
     if (res.status !== 200) {
       throw new FerryError('source_connect', `${who}: no token endpoint at ${res.path} (HTTP ${res.status}) — check tokenUrl`, { integration, field: `sources.${opts.id}.tokenUrl` });
     }
-    const body = parseJsonBody(res.body, res.path, who, integration);
+    const body = res.json;
     if (!isObject(body) || typeof body['access_token'] !== 'string') throw malformed(res.path, 'no access_token');
     return { accessToken: body['access_token'], expiresInSeconds: Number(body['expires_in']) };
   }, opts.now);
@@ -73,11 +75,11 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
     if (res.status === 403 || res.status === 404) {
       throw new FerryError('source_query', `${who}: endpoint ${endpoint} is not enabled for this district (HTTP ${res.status})`, { ...base, field });
     }
-    throw new FerryError('source_query', `${who}: ${res.path} answered HTTP ${res.status}`, base);
+    throw new FerryError(classifyStatus(res.status)?.kind ?? 'source_query', `${who}: ${res.path} answered HTTP ${res.status}`, base);
   };
 
   const pageOf = (res: HttpResponse, recordsKey: string): Page => {
-    const body = parseJsonBody(res.body, res.path, who, integration);
+    const body = res.json;
     if (!isObject(body)) throw malformed(res.path, 'not an object');
     const records = body[recordsKey];
     if (!Array.isArray(records)) throw malformed(res.path, `no "${recordsKey}" list`);
@@ -86,50 +88,59 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
     return { records, total: num(info['totalCount']), pageSize: num(info['pageSize']) };
   };
 
+  /** The rows of one extract: each part's pages in turn (see paging.ts), mapped and filtered record by record. */
+  async function* readRows(query: BoundQuery, options: StreamOptions): AsyncGenerator<RowBatch> {
+    const request = parseRequestBlock(eSchoolDataRequestSchema, query.request, who, integration);
+    const { names } = columnPaths(query.columns, who, integration);
+    const columns = query.columns!;
+    const multi = request.parts.length > 1;
+    // Every part is checked before the first request, so a config mistake in part 3 costs no reads.
+    const plans = request.parts.map((part, i) => {
+      const at = multi ? `request.parts.${i}` : 'request';
+      const { params, filterPaths, pushed } = planRead(part, query.values, at);
+      return { part, at, params, keep: afterFetchFilter(filterPaths, wantedFilters(query.values), pushed, who, integration), mapping: compilePart(part, at, columns, query.values, who, integration) };
+    });
+    const pageSize = opts.pageSize ?? 100;
+    let kept = 0;
+    for (const { part, at, params, keep, mapping } of plans) {
+      let total: number | undefined;
+      let read = 0;
+      for await (const records of readPages({
+        pageSize,
+        signal: options.signal,
+        lookahead: opts.maxConcurrency > 1,
+        fetchPage: async (pageNo, s) => {
+          const page = pageOf(await get(part.endpoint, { ...params, pageNo, pageSize }, s, options, `${at}.endpoint`), part.recordsKey);
+          total ??= page.total;
+          return page;
+        },
+        overrun: (n, t) => new FerryError('source_query', `${who}: endpoint ${part.endpoint} kept returning full pages past its totalCount of ${t ?? '?'} (stopped after ${n} pages)`, { integration }),
+      })) {
+        read += records.length;
+        const rows: CellValue[][] = [];
+        for (const record of records) {
+          for (const row of mapping.flatten(record)) {
+            if ((keep === undefined || keep(row)) && (mapping.where === undefined || mapping.where(row))) rows.push(mapping.cells(row));
+          }
+        }
+        kept += rows.length;
+        if (rows.length > 0) yield { columns: names, rows };
+      }
+      if (total !== undefined && read !== total) options.logger?.warn('api record count changed during the read', { endpoint: part.endpoint, expected: total, read });
+      options.logger?.info('api read complete', { endpoint: part.endpoint, read, tokenRequests: tokens.fetches });
+    }
+    if (kept === 0) yield { columns: names, rows: [] };
+    options.logger?.info('api rows kept', { parts: plans.length, kept });
+  }
+
   return {
     kind: 'eschooldata',
     async *stream(query: BoundQuery, options: StreamOptions = {}): AsyncGenerator<RowBatch> {
-      const request = parseRequestBlock(eSchoolDataRequestSchema, query.request, who, integration);
-      const { names } = columnPaths(query.columns, who, integration);
-      const columns = query.columns!;
-      const multi = request.parts.length > 1;
-      // Every part is checked before the first request, so a config mistake in part 3 costs no reads.
-      const plans = request.parts.map((part, i) => {
-        const at = multi ? `request.parts.${i}` : 'request';
-        const { params, filterPaths, pushed } = planRead(part, query.values, at);
-        return { part, at, params, keep: afterFetchFilter(filterPaths, wantedFilters(query.values), pushed, who, integration), mapping: compilePart(part, at, columns, query.values, who, integration) };
-      });
-      const pageSize = opts.pageSize ?? 100;
-      let kept = 0;
-      for (const { part, at, params, keep, mapping } of plans) {
-        let total: number | undefined;
-        let read = 0;
-        for await (const records of readPages({
-          pageSize,
-          signal: options.signal,
-          lookahead: opts.maxConcurrency > 1,
-          fetchPage: async (pageNo, s) => {
-            const page = pageOf(await get(part.endpoint, { ...params, pageNo, pageSize }, s, options, `${at}.endpoint`), part.recordsKey);
-            total ??= page.total;
-            return page;
-          },
-          overrun: (n, t) => new FerryError('source_query', `${who}: endpoint ${part.endpoint} kept returning full pages past its totalCount of ${t ?? '?'} (stopped after ${n} pages)`, { integration }),
-        })) {
-          read += records.length;
-          const rows: CellValue[][] = [];
-          for (const record of records) {
-            for (const row of mapping.flatten(record)) {
-              if ((keep === undefined || keep(row)) && (mapping.where === undefined || mapping.where(row))) rows.push(mapping.cells(row));
-            }
-          }
-          kept += rows.length;
-          if (rows.length > 0) yield { columns: names, rows };
-        }
-        if (total !== undefined && read !== total) options.logger?.warn('api record count changed during the read', { endpoint: part.endpoint, expected: total, read });
-        options.logger?.info('api read complete', { endpoint: part.endpoint, read, tokenRequests: tokens.fetches });
+      try {
+        yield* readRows(query, options);
+      } catch (err) {
+        throw options.signal?.aborted ? abortedError(options.signal, who, integration) : err;
       }
-      if (kept === 0) yield { columns: names, rows: [] };
-      options.logger?.info('api rows kept', { parts: plans.length, kept });
     },
 
     async testConnection(o = {}): Promise<ConnectionInfo> {

@@ -4,12 +4,14 @@ import axios from 'axios';
 import type { Logger } from 'winston';
 import { FerryError } from '../../src/core/errors.js';
 import { backoffMs, realSleep, type Sleep } from '../../src/runs/backoff.js';
+import { BAD_JSON, classifyNetworkFailure, classifyStatus, TIMEOUT } from './http-errors.js';
 import { createSemaphore } from './semaphore.js';
 
 /**
  * The HTTP layer both API connectors share: one axios instance per source, a total deadline per request,
- * a cap on requests in flight, and retries with backoff for what is worth retrying (429, 5xx, dropped connections,
- * timeouts). Any other status is handed back for the connector to interpret (401 → re-auth, 404 → not enabled …).
+ * a cap on requests in flight, and retries with backoff for what the error table (http-errors.ts) says is worth
+ * retrying (429, 5xx, dropped connections, timeouts, a 200 whose JSON was cut off). Both APIs speak JSON: a 200 is
+ * parsed here, once. Any other status is handed back for the connector to interpret (401 → re-auth, 404 → not enabled …).
  *
  * Secrets: axios errors carry the request config and the raw socket request (Authorization header, form body).
  * They are never kept; a failure becomes an `HttpFailure` that holds only method, path, status and error code.
@@ -42,6 +44,8 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   status: number;
+  /** The parsed body of a 200 (always complete JSON: a body that does not parse is retried, then fails); undefined otherwise. */
+  json: unknown;
   /** Lower-case names. */
   headers: Readonly<Record<string, string>>;
   body: string;
@@ -68,8 +72,6 @@ export class HttpFailure extends Error {
   }
 }
 
-const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'TIMEOUT']);
-const isRetryStatus = (s: number) => s === 429 || (s >= 500 && s !== 501 && s !== 505);
 
 export function createHttpClient(opts: HttpClientOptions): HttpClient {
   // Own agents, so close() can drop this source's idle sockets instead of leaving them in the global pool.
@@ -107,10 +109,20 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       });
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && v !== null) headers[k.toLowerCase()] = String(v);
-      return { status: res.status, headers, body: typeof res.data === 'string' ? res.data : String(res.data ?? ''), path };
+      const body = typeof res.data === 'string' ? res.data : String(res.data ?? '');
+      let json: unknown;
+      if (res.status === 200) {
+        try {
+          json = JSON.parse(body) as unknown;
+        } catch {
+          // JSON.parse quotes the body in its message, and the body may hold student data: nothing of it is kept.
+          return new HttpFailure(req.method, path, BAD_JSON, 200);
+        }
+      }
+      return { status: res.status, json, headers, body, path };
     } catch (err) {
       req.signal?.throwIfAborted();
-      if (deadline.signal.aborted) return new HttpFailure(req.method, path, 'TIMEOUT');
+      if (deadline.signal.aborted) return new HttpFailure(req.method, path, TIMEOUT);
       const code = (err as { code?: unknown }).code;
       return new HttpFailure(req.method, path, typeof code === 'string' ? code : 'ERR_NETWORK');
     } finally {
@@ -128,14 +140,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         const out = await once(req, path);
         let wait: number;
         if (out instanceof HttpFailure) {
-          if (!RETRY_CODES.has(out.code) || attempt >= attempts) throw connectError(opts, out, attempt);
+          if (!classifyNetworkFailure(out.code).retry || attempt >= attempts) throw failureError(opts, out, attempt);
           wait = backoff(attempt);
           req.logger?.warn('api request retry', { method: req.method, path, code: out.code, attempt: attempt + 1, delayMs: wait });
         } else {
           req.logger?.debug('api request', { method: req.method, path, status: out.status, ms: Date.now() - started });
-          if (!isRetryStatus(out.status)) return out;
+          if (!classifyStatus(out.status)?.retry) return out;
           const failure = new HttpFailure(req.method, path, 'HTTP_STATUS', out.status);
-          if (attempt >= attempts) throw connectError(opts, failure, attempt);
+          if (attempt >= attempts) throw failureError(opts, failure, attempt);
           const hinted = out.status === 429 || out.status === 503 ? retryAfterMs(out.headers['retry-after']) : undefined;
           wait = hinted === undefined ? backoff(attempt) : Math.min(hinted, max);
           req.logger?.warn('api request retry', { method: req.method, path, status: out.status, attempt: attempt + 1, delayMs: wait });
@@ -151,17 +163,21 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   };
 }
 
-function connectError(opts: HttpClientOptions, failure: HttpFailure, attempts: number): FerryError {
+/** The error after the last attempt: the table gives the kind; the message names method, path and what happened, never a body. */
+function failureError(opts: HttpClientOptions, failure: HttpFailure, attempts: number): FerryError {
   const tries = attempts === 1 ? '' : `; gave up after ${attempts} attempts`;
+  const c = failure.code === 'HTTP_STATUS' ? classifyStatus(failure.status!)! : classifyNetworkFailure(failure.code);
   const what =
-    failure.status !== undefined
+    failure.code === 'HTTP_STATUS'
       ? `answered HTTP ${failure.status}`
-      : failure.code === 'TIMEOUT'
+      : failure.code === TIMEOUT
         ? `timed out after ${opts.timeoutMs / 1000}s`
-        : `failed (${failure.code})`;
-  return new FerryError('source_connect', `${opts.who}: ${failure.method} ${failure.path} ${what}${tries}`, {
+        : failure.code === BAD_JSON
+          ? 'answered HTTP 200 with a body that is not complete JSON (cut off in transit?)'
+          : `failed (${failure.code})`;
+  return new FerryError(c.kind, `${opts.who}: ${failure.method} ${failure.path} ${what}${tries}`, {
     integration: opts.integration,
-    field: opts.field,
+    ...(c.kind === 'source_connect' ? { field: opts.field } : {}),
     cause: failure,
   });
 }

@@ -58,6 +58,8 @@ export async function* readPages(opts: PagingOptions): AsyncGenerator<readonly u
         if (page >= (expected === undefined ? NO_COUNT_LIMIT : Math.max(expected, 1) + extra)) throw opts.overrun(page, total);
         if (opts.lookahead && expected !== undefined && page + 1 <= expected) pending = start(page + 1);
       }
+      // A page that arrived just as the run was stopped is not handed on.
+      opts.signal?.throwIfAborted();
       if (n > 0) yield current.records;
       if (!full) return;
       page++;

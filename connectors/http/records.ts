@@ -82,16 +82,6 @@ export function substituteParams(template: unknown, values: Readonly<Record<stri
   return template;
 }
 
-/** Parse a JSON body or fail with a short `source_query` message (the body itself may hold student data: never quoted). */
-export function parseJsonBody(body: string, what: string, who: string, integration: string | undefined): unknown {
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    // JSON.parse quotes part of the body in its message, so the original error is not kept.
-    throw new FerryError('source_query', `${who}: malformed response from ${what} (not JSON)`, { integration });
-  }
-}
-
 export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Validate an extract's `request:` block with a connector's schema; the first problem becomes a config error. */

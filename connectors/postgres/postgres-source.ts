@@ -2,6 +2,8 @@ import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { to as copyTo } from 'pg-copy-streams';
 import { FerryError } from '../../src/core/errors.js';
+import { abortedError, throwIfAborted } from '../aborted.js';
+import { classifyPgError, showsServerMessage, type PgPhase } from './pg-errors.js';
 import { compileNamedSql } from '../../src/core/named-sql.js';
 import type { BoundQuery, ConnectionInfo, CsvCopyRequest, CsvCopyStream, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { planCsvCopy } from './csv-copy-plan.js';
@@ -33,6 +35,17 @@ const types = {
 export function createPostgresSource(opts: PostgresSourceOptions): Source {
   const who = `${opts.integration ? `integration ${opts.integration}: ` : ''}source ${opts.id}`;
   let client: pg.Client | undefined;
+  /** A connection that ended, or may have (lost, terminated, aborted), is dropped, so the next read connects afresh. */
+  const forget = (c: pg.Client) => {
+    if (client === c) client = undefined;
+    void c.end().catch(() => undefined);
+  };
+  const fail = (err: unknown, phase: PgPhase, conn?: pg.Client, signal?: AbortSignal): FerryError => {
+    if (signal?.aborted) return abortedError(signal, who, opts.integration);
+    const fe = pgFailure(err, phase, opts, who);
+    if (conn && fe.kind === 'source_transient') forget(conn);
+    return fe;
+  };
 
   const connect = async (signal?: AbortSignal): Promise<pg.Client> => {
     if (client) return client;
@@ -52,12 +65,15 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
     c.on('error', () => {
       /* reported through the failing query */
     });
+    c.on('end', () => {
+      if (client === c) client = undefined;
+    });
     const onAbort = () => void c.end().catch(() => undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await c.connect();
     } catch (err) {
-      throw mapConnectError(err, opts, who);
+      throw fail(err, 'connect', undefined, signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -68,13 +84,14 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
   return {
     kind: 'postgres',
     async *stream(query: BoundQuery, options: StreamOptions = {}): AsyncGenerator<RowBatch> {
-      options.signal?.throwIfAborted();
-      const conn = await connect(options.signal);
+      const { signal } = options;
+      throwIfAborted(signal, who, opts.integration);
+      const conn = await connect(signal);
       const compiled = compileNamedSql(query.text, 'dollar');
       const values = compiled.order.map((n) => query.values[n] ?? null);
       const cursor = conn.query(new Cursor(compiled.text, values as unknown[], { rowMode: 'array', types } as Cursor.CursorQueryConfig));
       const size = options.batchSize ?? 5000;
-      const onAbort = () => void conn.end().catch(() => undefined);
+      const onAbort = () => forget(conn);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       let columns: string[] | undefined;
       let done = false;
@@ -85,9 +102,9 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
             rows = (await cursor.read(size)) as unknown[][];
           } catch (err) {
             done = true; // a failed read leaves no portal to close
-            options.signal?.throwIfAborted();
-            throw new FerryError('source_query', `${who}: query failed: ${(err as Error).message}`, { integration: opts.integration, field: 'query.sql', cause: err });
+            throw fail(err, 'query', conn, signal);
           }
+          throwIfAborted(signal, who, opts.integration);
           columns ??= ((cursor as unknown as { _result: { fields: { name: string }[] } })._result.fields ?? []).map((f) => f.name);
           if (rows.length === 0) {
             done = true;
@@ -104,21 +121,25 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
     },
     async copyCsv(req: CsvCopyRequest): Promise<CsvCopyStream | undefined> {
       const conn = await connect(req.signal);
-      const plan = await planCsvCopy(conn, req.query, req.columns, req.format, req.withheld);
-      if (!plan) return undefined;
-      for (const [name, value] of plan.settings) await conn.query('SELECT set_config($1, $2, false)', [name, value]);
+      let plan: Awaited<ReturnType<typeof planCsvCopy>>;
+      try {
+        plan = await planCsvCopy(conn, req.query, req.columns, req.format, req.withheld);
+        if (!plan) return undefined;
+        for (const [name, value] of plan.settings) await conn.query('SELECT set_config($1, $2, false)', [name, value]);
+      } catch (err) {
+        throw fail(err, 'query', conn, req.signal);
+      }
       const stream = conn.query(copyTo(plan.copySql, { highWaterMark: 1 << 20 }));
       const onAbort = () => {
         stream.destroy(req.signal?.reason instanceof Error ? req.signal.reason : new Error('aborted'));
-        void conn.end().catch(() => undefined);
+        forget(conn);
       };
       req.signal?.addEventListener('abort', onAbort, { once: true });
       async function* body(): AsyncGenerator<Buffer> {
         try {
           for await (const chunk of stream) yield chunk as Buffer;
         } catch (err) {
-          req.signal?.throwIfAborted();
-          throw new FerryError('source_query', `${who}: query failed: ${(err as Error).message}`, { integration: opts.integration, field: 'query.sql', cause: err });
+          throw fail(err, 'query', conn, req.signal);
         } finally {
           req.signal?.removeEventListener('abort', onAbort);
         }
@@ -127,7 +148,12 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
     },
     async testConnection(options = {}): Promise<ConnectionInfo> {
       const conn = await connect(options.signal);
-      const res = await conn.query<{ v: string; db: string }>('select current_setting(\'server_version\') as v, current_database() as db');
+      let res: pg.QueryResult<{ v: string; db: string }>;
+      try {
+        res = await conn.query<{ v: string; db: string }>('select current_setting(\'server_version\') as v, current_database() as db');
+      } catch (err) {
+        throw fail(err, 'query', conn, options.signal);
+      }
       const row = res.rows[0]!;
       return { server: `PostgreSQL ${row.v}`, details: { database: row.db } };
     },
@@ -139,26 +165,12 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
   };
 }
 
-function mapConnectError(err: unknown, opts: PostgresSourceOptions, who: string): FerryError {
-  const e = err as NodeJS.ErrnoException & { code?: string };
-  const field = (f: string) => `sources.${opts.id}.${f}`;
-  const base = { integration: opts.integration, cause: err };
-  switch (e.code) {
-    case '28P01':
-    case '28000':
-      return new FerryError('source_auth', `${who}: PostgreSQL refused the login for user ${opts.user} (wrong password or not allowed)`, { ...base, field: field('password') });
-    case '3D000':
-      return new FerryError('source_auth', `${who}: database ${opts.database} does not exist on ${opts.host}:${opts.port}`, { ...base, field: field('database') });
-    case 'ECONNREFUSED':
-    case 'ENOTFOUND':
-    case 'EHOSTUNREACH':
-    case 'ETIMEDOUT':
-    case 'ECONNRESET':
-      return new FerryError('source_connect', `${who}: cannot reach PostgreSQL at ${opts.host}:${opts.port} (${e.code})`, { ...base, field: field('host') });
-    default:
-      if (/timeout/i.test(e.message ?? '')) {
-        return new FerryError('source_connect', `${who}: timed out connecting to PostgreSQL at ${opts.host}:${opts.port}`, { ...base, field: field('host') });
-      }
-      return new FerryError('source_connect', `${who}: cannot connect to PostgreSQL at ${opts.host}:${opts.port}: ${e.message}`, { ...base, field: field('host') });
-  }
+/** A driver error as one sentence: the table decides the kind; the server's text is shown only where it holds no row data. */
+function pgFailure(err: unknown, phase: PgPhase, opts: PostgresSourceOptions, who: string): FerryError {
+  const c = classifyPgError(err, phase);
+  const what = c.what.replace('{user}', opts.user).replace('{database}', opts.database);
+  const code = c.code === undefined ? '' : c.sqlstate ? ` (SQLSTATE ${c.code})` : ` (${c.code})`;
+  const detail = c.sqlstate && showsServerMessage(c.code) ? `: ${(err as Error).message}` : '';
+  const field = c.option !== undefined ? `sources.${opts.id}.${c.option}` : c.kind === 'source_query' ? 'query.sql' : undefined;
+  return new FerryError(c.kind, `${who}: PostgreSQL at ${opts.host}:${opts.port} ${what}${code}${detail}`, { integration: opts.integration, cause: err, ...(field ? { field } : {}) });
 }

@@ -1,6 +1,7 @@
 import { FerryError } from '../../src/core/errors.js';
 import type { HttpResponse } from '../http/http-client.js';
-import { isObject, parseJsonBody } from '../http/records.js';
+import { classifyStatus } from '../http/http-errors.js';
+import { isObject } from '../http/records.js';
 
 /** Reading PowerSchool's response shapes, and turning its error answers into one clear sentence each. */
 
@@ -15,7 +16,7 @@ export interface Ctx {
  * a one-element array, and an empty page has no singular key at all.
  */
 export function recordsOfEnvelope(res: HttpResponse, recordKey: string, ctx: Ctx): unknown[] {
-  const body = parseJsonBody(res.body, res.path, ctx.who, ctx.integration);
+  const body = res.json;
   const plural = isObject(body) ? body[`${recordKey}s`] : undefined;
   if (!isObject(plural)) throw malformed(res.path, `no "${recordKey}s" object`, ctx);
   const items = plural[recordKey];
@@ -27,7 +28,7 @@ export function recordsOfEnvelope(res: HttpResponse, recordKey: string, ctx: Ctx
 
 /** `/ws/v1/…/count` → `{"resource":{"count":N}}`; PowerQuery `/count` → `{"count":N}`. */
 export function countOf(res: HttpResponse, ctx: Ctx): number {
-  const body = parseJsonBody(res.body, res.path, ctx.who, ctx.integration);
+  const body = res.json;
   const raw = isObject(body) ? (isObject(body['resource']) ? body['resource']['count'] : body['count']) : undefined;
   const n = typeof raw === 'string' ? Number(raw) : raw;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw malformed(res.path, 'no count', ctx);
@@ -36,7 +37,7 @@ export function countOf(res: HttpResponse, ctx: Ctx): number {
 
 /** PowerQuery pages: `{"name": …, "record": [flat rows]}`; `record` is absent when there are none. */
 export function recordsOfQuery(res: HttpResponse, ctx: Ctx): unknown[] {
-  const body = parseJsonBody(res.body, res.path, ctx.who, ctx.integration);
+  const body = res.json;
   if (!isObject(body)) throw malformed(res.path, 'not an object', ctx);
   const records = body['record'];
   if (records === undefined || records === null) return [];
@@ -79,7 +80,7 @@ export function statusError(res: HttpResponse, ctx: Ctx, powerQuery?: string): F
   if (res.status === 404 || res.status === 403) {
     return new FerryError('source_query', `${ctx.who}: endpoint not enabled/not found: ${res.path} (HTTP ${res.status})`, { ...base, field: 'request.resource' });
   }
-  return new FerryError('source_query', `${ctx.who}: ${res.path} answered HTTP ${res.status}`, base);
+  return new FerryError(classifyStatus(res.status)?.kind ?? 'source_query', `${ctx.who}: ${res.path} answered HTTP ${res.status}`, base);
 }
 
 /** `{"message":"Validation Failed","errors":[{"resource","field","code"}]}` → the field/code pairs. */

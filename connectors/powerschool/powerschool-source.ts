@@ -1,10 +1,11 @@
 import type { ApiSourceOptions } from '../http/api-source-options.js';
 import { FerryError } from '../../src/core/errors.js';
+import { abortedError } from '../aborted.js';
 import type { BindValue, BoundQuery, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { createHttpClient, type HttpResponse } from '../http/http-client.js';
 import { createTokenProvider, sendAuthorized } from '../http/oauth-token.js';
 import { readPages } from '../http/paging.js';
-import { columnPaths, isObject, parseJsonBody, parseRequestBlock, rowsOf, substituteParams } from '../http/records.js';
+import { columnPaths, isObject, parseRequestBlock, rowsOf, substituteParams } from '../http/records.js';
 import { afterFetchFilter, missingFilterPath, wantedFilters, type FilterName } from '../http/standard-filters.js';
 import { powerSchoolRequestSchema, type PowerSchoolRequest } from './powerschool-request.js';
 import { countOf, malformed, recordsOfEnvelope, recordsOfQuery, statusError, type Ctx } from './powerschool-responses.js';
@@ -56,7 +57,7 @@ export function createPowerSchoolSource(opts: PowerSchoolSourceOptions): Source 
         field: `sources.${opts.id}.baseUrl`,
       });
     }
-    const body = parseJsonBody(res.body, res.path, who, opts.integration);
+    const body = res.json;
     if (!isObject(body) || typeof body['access_token'] !== 'string') throw malformed(res.path, 'no access_token', ctx);
     // expires_in arrives as a string ("1814654").
     return { accessToken: body['access_token'], expiresInSeconds: Number(body['expires_in']) };
@@ -83,7 +84,7 @@ export function createPowerSchoolSource(opts: PowerSchoolSourceOptions): Source 
   let metadata: Promise<Metadata> | undefined;
   const readMetadata = (signal?: AbortSignal): Promise<Metadata> => {
     metadata ??= call('GET', '/ws/v1/metadata', { signal }).then((res) => {
-      const body = parseJsonBody(res.body, res.path, who, opts.integration);
+      const body = res.json;
       if (!isObject(body) || !isObject(body['metadata'])) throw malformed(res.path, 'no "metadata" object', ctx);
       return body['metadata'];
     });
@@ -96,39 +97,48 @@ export function createPowerSchoolSource(opts: PowerSchoolSourceOptions): Source 
     return Number.isInteger(max) && max > 0 ? Math.min(wanted, max) : wanted;
   };
 
+  /** The rows of one extract: count, then pages (see paging.ts), filtered where the API cannot filter. */
+  async function* readRows(query: BoundQuery, options: StreamOptions): AsyncGenerator<RowBatch> {
+    const request = parseRequestBlock(powerSchoolRequestSchema, query.request, who, opts.integration);
+    const { names, paths } = columnPaths(query.columns, who, opts.integration);
+    const signal = options.signal;
+    const meta = await readMetadata(signal);
+    const plan = planRead(request, query.values, meta);
+    const keep = afterFetchFilter(request.filters, wantedFilters(query.values), plan.pushed, who, opts.integration);
+    const total = countOf(await call(plan.method, `${plan.path}/count`, { ...plan.common, params: plan.countParams, signal, options }), ctx);
+    let read = 0;
+    let kept = 0;
+    let pages = 0;
+    for await (const records of readPages({
+      pageSize: plan.pageSize,
+      total,
+      signal,
+      lookahead: opts.maxConcurrency > 1,
+      fetchPage: async (page, s) => {
+        const res = await call(plan.method, plan.path, { ...plan.common, params: { ...plan.common.params, page, pagesize: plan.pageSize }, signal: s, options });
+        return { records: plan.records(res) };
+      },
+      overrun: (n) => new FerryError('source_query', `${who}: ${plan.path} kept returning full pages past the ${total} records its count reported (stopped after ${n} pages)`, { integration: opts.integration }),
+    })) {
+      pages++;
+      read += records.length;
+      const rows = keep ? records.filter(keep) : records;
+      kept += rows.length;
+      if (rows.length > 0) yield { columns: names, rows: rowsOf(rows, paths, query.columns!.map((c) => c.type)) };
+    }
+    if (kept === 0) yield { columns: names, rows: [] };
+    if (read !== total) options.logger?.warn('api record count changed during the read', { path: plan.path, expected: total, read });
+    options.logger?.info('api read complete', { path: plan.path, pages, read, kept, tokenRequests: tokens.fetches });
+  }
+
   return {
     kind: 'powerschool',
     async *stream(query: BoundQuery, options: StreamOptions = {}): AsyncGenerator<RowBatch> {
-      const request = parseRequestBlock(powerSchoolRequestSchema, query.request, who, opts.integration);
-      const { names, paths } = columnPaths(query.columns, who, opts.integration);
-      const signal = options.signal;
-      const meta = await readMetadata(signal);
-      const plan = planRead(request, query.values, meta);
-      const keep = afterFetchFilter(request.filters, wantedFilters(query.values), plan.pushed, who, opts.integration);
-      const total = countOf(await call(plan.method, `${plan.path}/count`, { ...plan.common, params: plan.countParams, signal, options }), ctx);
-      let read = 0;
-      let kept = 0;
-      let pages = 0;
-      for await (const records of readPages({
-        pageSize: plan.pageSize,
-        total,
-        signal,
-        lookahead: opts.maxConcurrency > 1,
-        fetchPage: async (page, s) => {
-          const res = await call(plan.method, plan.path, { ...plan.common, params: { ...plan.common.params, page, pagesize: plan.pageSize }, signal: s, options });
-          return { records: plan.records(res) };
-        },
-        overrun: (n) => new FerryError('source_query', `${who}: ${plan.path} kept returning full pages past the ${total} records its count reported (stopped after ${n} pages)`, { integration: opts.integration }),
-      })) {
-        pages++;
-        read += records.length;
-        const rows = keep ? records.filter(keep) : records;
-        kept += rows.length;
-        if (rows.length > 0) yield { columns: names, rows: rowsOf(rows, paths, query.columns!.map((c) => c.type)) };
+      try {
+        yield* readRows(query, options);
+      } catch (err) {
+        throw options.signal?.aborted ? abortedError(options.signal, who, opts.integration) : err;
       }
-      if (kept === 0) yield { columns: names, rows: [] };
-      if (read !== total) options.logger?.warn('api record count changed during the read', { path: plan.path, expected: total, read });
-      options.logger?.info('api read complete', { path: plan.path, pages, read, kept, tokenRequests: tokens.fetches });
     },
 
     async testConnection(o = {}): Promise<ConnectionInfo> {

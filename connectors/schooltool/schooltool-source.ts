@@ -1,5 +1,7 @@
 import sql from 'mssql';
 import { FerryError } from '../../src/core/errors.js';
+import { abortedError, throwIfAborted } from '../aborted.js';
+import { classifyMssqlError, type MssqlPhase } from './mssql-errors.js';
 import type { BoundQuery, CellValue, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { converterFor, typedParameters, type ColumnMeta, type Convert } from './tsql-values.js';
 
@@ -39,7 +41,7 @@ const BATCHES_AHEAD = 2;
 export function createSchoolToolSource(opts: SchoolToolSourceOptions): Source {
   const who = `${opts.integration ? `integration ${opts.integration}: ` : ''}source ${opts.id}`;
   const where = opts.instanceName ? `${opts.host}\\${opts.instanceName}` : `${opts.host}:${opts.port ?? 1433}`;
-  const fail = (err: unknown, secret?: string) => mapError(err, opts, who, where, secret);
+  const fail = (err: unknown, phase: MssqlPhase, secret?: string) => mapError(err, phase, opts, who, where, secret);
   let opened: Promise<{ pool: sql.ConnectionPool; secret: string }> | undefined;
   const closing = new Set<Promise<void>>();
   /** Streams in flight; close() cancels them, since closing the pool waits for their connection. */
@@ -60,7 +62,7 @@ export function createSchoolToolSource(opts: SchoolToolSourceOptions): Source {
   };
 
   const connect = async (signal?: AbortSignal): Promise<{ pool: sql.ConnectionPool; secret: string }> => {
-    signal?.throwIfAborted();
+    throwIfAborted(signal, who, opts.integration);
     if (!opened) {
       const secret = opts.password?.() ?? '';
       const pool = new sql.ConnectionPool(poolConfig(opts, secret));
@@ -70,7 +72,7 @@ export function createSchoolToolSource(opts: SchoolToolSourceOptions): Source {
       const attempt = pool.connect().then(
         () => ({ pool, secret }),
         (err: unknown) => {
-          throw fail(err, secret);
+          throw fail(err, 'connect', secret);
         },
       );
       opened = attempt;
@@ -79,7 +81,7 @@ export function createSchoolToolSource(opts: SchoolToolSourceOptions): Source {
       });
     }
     // mssql cannot interrupt a login; an abort returns at once and the pool is closed when the login settles.
-    return await untilAborted(opened, signal, () => void retire());
+    return await untilAborted(opened, signal, () => void retire(), () => abortedError(signal!, who, opts.integration));
   };
 
   return {
@@ -163,7 +165,7 @@ export function createSchoolToolSource(opts: SchoolToolSourceOptions): Source {
       let yielded = false;
       try {
         for (;;) {
-          signal?.throwIfAborted();
+          throwIfAborted(signal, who, opts.integration);
           const rows = ready.shift();
           if (rows) {
             if (paused && ready.length < BATCHES_AHEAD) {
@@ -174,7 +176,7 @@ export function createSchoolToolSource(opts: SchoolToolSourceOptions): Source {
             yield { columns: columns!, rows };
             continue;
           }
-          if (failure !== undefined) throw failure instanceof FerryError ? failure : fail(failure, secret);
+          if (failure !== undefined) throw failure instanceof FerryError ? failure : fail(failure, 'query', secret);
           if (finished) {
             if (columns === undefined) {
               throw new FerryError('source_query', `${who}: the query returned no result set (is it a SELECT?)`, { integration: opts.integration, field: 'query.sql' });
@@ -201,8 +203,8 @@ export function createSchoolToolSource(opts: SchoolToolSourceOptions): Source {
         const row = result.recordset[0];
         return { server: `SQL Server ${row?.version ?? 'unknown version'}`, details: { database: row?.db ?? opts.database } };
       } catch (err) {
-        options.signal?.throwIfAborted();
-        throw fail(err, secret);
+        throwIfAborted(options.signal, who, opts.integration);
+        throw fail(err, 'query', secret);
       } finally {
         options.signal?.removeEventListener('abort', onAbort);
       }
@@ -243,13 +245,13 @@ function poolConfig(opts: SchoolToolSourceOptions, password: string): sql.config
   };
 }
 
-async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void): Promise<T> {
+async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void, error: () => Error): Promise<T> {
   if (!signal) return work;
   let listener: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     listener = () => {
       onAbort();
-      reject(signal.reason);
+      reject(error());
     };
     signal.addEventListener('abort', listener, { once: true });
   });
@@ -260,38 +262,18 @@ async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined
   }
 }
 
-/** mssql/tedious errors as FerryErrors: one sentence naming the integration, source and field, never the password. */
-function mapError(err: unknown, opts: SchoolToolSourceOptions, who: string, where: string, secret?: string): FerryError {
+/** mssql/tedious errors as FerryErrors: the table decides the kind; one sentence naming the integration and source, never the password or a row value. */
+function mapError(err: unknown, phase: MssqlPhase, opts: SchoolToolSourceOptions, who: string, where: string, secret?: string): FerryError {
   if (err instanceof FerryError) return err;
-  const e = err as { code?: string; message?: string; number?: unknown; originalError?: { code?: string; info?: { code?: string } } };
-  let detail = e.message ?? String(err);
-  if (secret) detail = detail.split(secret).join('***');
-  const base = { integration: opts.integration, cause: err };
-  const field = (name: string) => `sources.${opts.id}.${name}`;
-  const isConnection = err instanceof sql.ConnectionError;
-  // mssql reports a connection lost mid-request as EREQUEST without a server error number; the socket's code is inside.
-  const code = e.code === 'EREQUEST' && typeof e.number !== 'number' ? (e.originalError?.info?.code ?? e.originalError?.code ?? e.code) : e.code;
-  switch (code) {
-    case 'ELOGIN':
-      if (/cannot open database|database .* does not exist/i.test(detail)) {
-        return new FerryError('source_auth', `${who}: SQL Server at ${where} would not open database ${opts.database} for user ${opts.user}: ${detail}`, { ...base, field: field('database') });
-      }
-      return new FerryError('source_auth', `${who}: SQL Server at ${where} refused the login for user ${opts.user} (wrong password, or the login is not allowed): ${detail}`, { ...base, field: field('password') });
-    case 'EINSTLOOKUP':
-      return new FerryError('source_connect', `${who}: cannot find SQL Server instance ${where}: ${detail}`, { ...base, field: field('instanceName') });
-    case 'ETIMEOUT':
-      if (isConnection || /connect/i.test(detail)) {
-        return new FerryError('source_connect', `${who}: timed out connecting to SQL Server at ${where} after ${opts.connectTimeoutSeconds} s`, { ...base, field: field('host') });
-      }
-      return new FerryError('source_query', `${who}: the query did not finish within ${opts.requestTimeoutSeconds} s (requestTimeoutSeconds)`, { ...base, field: field('requestTimeoutSeconds') });
-    case 'EREQUEST':
-      return new FerryError('source_query', `${who}: query failed: ${detail}`, { ...base, field: 'query.sql' });
-    case 'EPARAM':
-    case 'EARGS':
-    case 'EINJECT':
-    case 'EDUPEPARAM':
-      return new FerryError('params', `${who}: a query parameter was refused: ${detail}`, { ...base, field: 'query.sql' });
-    default:
-      return new FerryError('source_connect', `${who}: ${isConnection ? 'cannot connect to' : 'lost the connection to'} SQL Server at ${where}: ${detail}`, { ...base, field: field('host') });
+  const c = classifyMssqlError(err, phase);
+  let detail = '';
+  if (c.showMessage) {
+    detail = `: ${(err as { message?: string }).message ?? String(err)}`;
+    if (secret) detail = detail.split(secret).join('***');
   }
+  const what = c.what.replace('{user}', opts.user).replace('{database}', opts.database);
+  const code = c.code === undefined ? '' : ` (${c.code})`;
+  const field = c.option === undefined ? undefined : c.option === 'query.sql' ? 'query.sql' : `sources.${opts.id}.${c.option}`;
+  const limit = c.option === 'requestTimeoutSeconds' ? ` (${opts.requestTimeoutSeconds} s)` : c.code === 'ETIMEOUT' ? ` after ${opts.connectTimeoutSeconds} s` : '';
+  return new FerryError(c.kind, `${who}: SQL Server at ${where} ${what}${limit}${code}${detail}`, { integration: opts.integration, cause: err, ...(field ? { field } : {}) });
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
 import { FerryError } from '../../src/core/errors.js';
+import { throwIfAborted } from '../aborted.js';
 import { compileNamedSql } from '../../src/core/named-sql.js';
 import type { BindValue, BoundQuery, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 
@@ -34,7 +35,7 @@ export function createSqliteSource(opts: SqliteSourceOptions): Source {
   return {
     kind: 'sqlite',
     async *stream(query: BoundQuery, options: StreamOptions = {}): AsyncGenerator<RowBatch> {
-      options.signal?.throwIfAborted();
+      throwIfAborted(options.signal, who, opts.integration);
       const conn = open();
       const compiled = compileNamedSql(query.text, 'question');
       const values = compiled.order.map((name) => toSqlite(query.values[name]));
@@ -53,15 +54,16 @@ export function createSqliteSource(opts: SqliteSourceOptions): Source {
         for (const row of stmt.raw(true).iterate(...values) as IterableIterator<unknown[]>) {
           batch.push(row);
           if (batch.length >= size) {
-            options.signal?.throwIfAborted();
+            throwIfAborted(options.signal, who, opts.integration);
             yield { columns, rows: batch as RowBatch['rows'] };
             yielded = true;
             batch = [];
             await tick(); // SQLite reads are synchronous: let timers and I/O breathe between batches.
+            throwIfAborted(options.signal, who, opts.integration);
           }
         }
       } catch (err) {
-        if (err instanceof FerryError || (err as Error).name === 'AbortError') throw err;
+        if (err instanceof FerryError) throw err;
         throw new FerryError('source_query', `${who}: query failed: ${(err as Error).message}`, { integration: opts.integration, field: 'query.sql', cause: err });
       }
       if (batch.length > 0 || !yielded) yield { columns, rows: batch as RowBatch['rows'] };

@@ -76,7 +76,8 @@ describe('PowerSchool integrations, end to end through the runner', () => {
   const failures: [string, string, () => void, RegExp][] = [
     ['wrong credentials', 'ps-bad-creds', () => undefined, /^integration ps-bad-creds: source ps-wrong field clientSecret: PowerSchool refused the client credentials/],
     ['an endpoint the district has not enabled', 'ps-ok', () => (fake.faults.disabledEndpoints = ['/ws/v1/district/student']), /^integration ps-ok: source ps: .*not enabled/],
-    ['a malformed response', 'ps-ok', () => (fake.faults.malformedOnPage = 2), /^integration ps-ok: source ps: .*malformed/],
+    // Truncated on the first try and on the one retry the source allows.
+    ['a response cut off every time', 'ps-ok', () => Object.assign(fake.faults, { malformedOnPage: 2, malformedTimes: 2 }), /^integration ps-ok: source ps: GET \/ws\/v1\/district\/student answered HTTP 200 with a body that is not complete JSON \(cut off in transit\?\); gave up after 2 attempts$/],
     ['a timeout', 'ps-slow', () => (fake.faults.delayMs = 3000), /^integration ps-slow: source ps-slow: .*timed out/],
   ];
   for (const [what, id, arrange, message] of failures) {

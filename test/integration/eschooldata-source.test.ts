@@ -141,8 +141,17 @@ describe('eSchoolData source against the fake GURU API', () => {
     ]);
     ok.fake.faults.disabledEndpoints = [];
     ok.fake.faults.malformedOnPage = 2;
+    ok.fake.faults.malformedTimes = 10;
     const bad = await failureOf(readAll(ok.src, studentsQuery()));
-    expect([bad.kind, bad.message]).toEqual(['source_query', expect.stringContaining('malformed response from /api/v1/students')]);
+    expect([bad.kind, bad.retryable, bad.message]).toEqual([
+      'source_transient',
+      true,
+      expect.stringContaining('GET /api/v1/students answered HTTP 200 with a body that is not complete JSON (cut off in transit?); gave up after'),
+    ]);
+    Object.assign(ok.fake.faults, { malformedOnPage: 2, malformedTimes: 1, dropOnPage: 3 }); // once each: the retries read them whole
+    const recovered = await readAll(ok.src, studentsQuery());
+    expect(recovered.rows).toEqual((await readAll(ok.src, studentsQuery())).rows);
+    expect(recovered.rows.length).toBeGreaterThan(200);
   });
 
   it('times out slow responses as source_connect after the retries', async () => {
@@ -177,7 +186,7 @@ describe('eSchoolData source against the fake GURU API', () => {
     const wrong = createESchoolDataSource({ id: 'wrong', tokenUrl: fake.tokenUrl, apiBase: fake.apiBase, clientId: () => CLIENT_ID, clientSecret: () => `${CLIENT_SECRET}x`, timeoutSeconds: 5, maxConcurrency: 1 });
     errors.push(await failureOf(readAll(wrong, studentsQuery())));
     await wrong.close();
-    expect(errors.map((e) => e.kind)).toEqual(['source_connect', 'source_connect', 'source_auth']);
+    expect(errors.map((e) => e.kind)).toEqual(['source_transient', 'source_connect', 'source_auth']);
     expect(tokens[0]).not.toBe(tokens[1]);
     const everything = [...errors.map(errorDump), JSON.stringify(entries), JSON.stringify(fake.requests)].join('\n');
     for (const secret of [CLIENT_SECRET, encodeURIComponent(CLIENT_SECRET), ...tokens]) expect(everything).not.toContain(secret);

@@ -14,6 +14,7 @@ import type { BindValue, BoundQuery, RowBatch, Source, StreamOptions } from '../
 import { loadDemoSisIntoPostgres } from '../../src/demo/demo-sis.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
 import { freePort } from '../helpers/postgres.js';
+import { startTcpRelay } from '../servers/tcp-relay.js';
 
 const EXTRACTS_DIR = join(import.meta.dirname, '..', '..', 'extracts');
 const INTEGRATION = 'hilltop-fastbridge-pg';
@@ -261,6 +262,81 @@ describe('PostgreSQL source against a real server with the demo SIS', () => {
     });
   });
 
+  describe('the server\'s error codes decide the kind (pg-errors.ts), and no message quotes a row value', () => {
+    /** Reads `g` and raises SQLSTATE `code` on the server at row `at`, as a deadlock or data error would mid-result. */
+    const failingAt = (at: number, code: string): BoundQuery => ({
+      text: `SELECT g, ferry_test_raise(g, ${at}, '${code}') AS ok FROM generate_series(1, 100000) AS g`,
+      values: {},
+    });
+    beforeAll(async () => {
+      await admin.query(`CREATE FUNCTION ferry_test_raise(g int, at int, code text) RETURNS int LANGUAGE plpgsql AS $$
+        BEGIN IF g = at THEN RAISE EXCEPTION 'raised %', code USING ERRCODE = code; END IF; RETURN g; END $$`);
+    });
+
+    it.each([
+      ['40001', 'source_transient', 'cancelled the query (serialization failure)'],
+      ['40P01', 'source_transient', 'cancelled the query (deadlock detected)'],
+      ['08006', 'source_transient', 'lost the connection'],
+      ['22012', 'source_query', 'could not handle a value in the data'],
+    ] as const)('SQLSTATE %s raised mid-stream is %s, after the rows before it', async (code, kind, what) => {
+      let rows = 0;
+      const fe = (await failureOf(
+        (async () => {
+          for await (const batch of open().stream(failingAt(2500, code), { batchSize: 1000 })) rows += batch.rows.length;
+        })(),
+      )) as FerryError;
+      expect(rows).toBe(2000);
+      expect([fe.kind, fe.retryable, fe.message]).toEqual([kind, kind === 'source_transient', `integration ${INTEGRATION}: source sis: PostgreSQL at ${conn.host}:${conn.port} ${what} (SQLSTATE ${code})`]);
+      expect((fe.cause as { code: string }).code).toBe(code);
+    });
+
+    it('a value the query cannot convert is named by SQLSTATE, never quoted', async () => {
+      const fe = (await failureOf(drain(open(), { text: "SELECT last_name::int FROM students WHERE last_name <> ''", values: {} }))) as FerryError;
+      expect((fe.cause as Error).message).toMatch(/^invalid input syntax for type integer: ".+"$/);
+      expect([fe.kind, fe.retryable, fe.field]).toEqual(['source_query', false, 'query.sql']);
+      expect(fe.message).toBe(`integration ${INTEGRATION}: source sis: PostgreSQL at ${conn.host}:${conn.port} could not handle a value in the data (SQLSTATE 22P02)`);
+    });
+
+    it('pg_terminate_backend mid-stream (57P01) is source_transient, and the same source then reconnects and reads everything', async () => {
+      const source = open();
+      const query: BoundQuery = { text: 'SELECT g FROM generate_series(1, 50000) AS g', values: {} };
+      let rows = 0;
+      const fe = (await failureOf(
+        (async () => {
+          for await (const batch of source.stream(query, { batchSize: 1000 })) {
+            if (rows === 0) await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ferry' AND datname = $1", [db.name]);
+            rows += batch.rows.length;
+          }
+        })(),
+      )) as FerryError;
+      expect(rows).toBe(1000);
+      expect([fe.kind, fe.retryable, (fe.cause as { code: string }).code]).toEqual(['source_transient', true, '57P01']);
+      expect(fe.message).toContain('closed the connection (administrator shutdown or pg_terminate_backend) (SQLSTATE 57P01)');
+      expect((await drain(source, query)).rows).toHaveLength(50_000);
+    });
+
+    it('a socket cut mid-stream (a network drop, through a TCP relay) is source_transient', async () => {
+      const relay = await startTcpRelay(conn);
+      try {
+        const source = open({ host: relay.host, port: relay.port });
+        let rows = 0;
+        const fe = (await failureOf(
+          (async () => {
+            for await (const batch of source.stream({ text: 'SELECT g FROM generate_series(1, 50000) AS g', values: {} }, { batchSize: 1000 })) {
+              rows += batch.rows.length;
+              relay.cutAll();
+            }
+          })(),
+        )) as FerryError;
+        expect(rows).toBe(1000);
+        expect([fe.kind, fe.retryable]).toEqual(['source_transient', true]);
+        expect(fe.message).toMatch(/PostgreSQL at 127\.0\.0\.1:\d+ lost the connection mid-query( \((ECONNRESET|EPIPE)\))?$/);
+      } finally {
+        await relay.close();
+      }
+    });
+  });
+
   // A pipeline that is aborted stops pulling and closes its iterator; a plain loop pulls once more and gets the abort.
   it.each([
     ['keeps pulling', false],
@@ -279,10 +355,11 @@ describe('PostgreSQL source against a real server with the demo SIS', () => {
         }
         return 'ran to the end';
       } catch (err) {
-        return (err as Error).message;
+        const fe = err as FerryError;
+        return `${fe.kind}: ${(fe.cause as Error).message}`;
       }
     })();
-    expect(outcome).toBe(stopPulling ? 'stopped' : 'shutting down');
+    expect(outcome).toBe(stopPulling ? 'stopped' : 'aborted: shutting down');
     expect(rows).toBe(1000);
     // Released by the abort itself, before anyone calls close().
     expect(await settleSessions()).toBe(0);

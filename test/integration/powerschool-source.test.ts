@@ -111,10 +111,19 @@ describe('PowerSchool source against the fake PowerSchool', () => {
     expect(pageRequests(fake).map((r) => r.status)).toContain(500);
   });
 
-  it('gives up with source_connect when the 500s do not stop', async () => {
+  it('retries a page cut off mid-body and a page whose JSON is truncated, and reads every record once', async () => {
+    const { fake, src, sleeps } = await setup({ faults: { dropOnPage: 2, malformedOnPage: 3 } });
+    const out = await readAll(src, studentsQuery());
+    expect(out.rows).toHaveLength(N);
+    expect(new Set(out.rows.map((r) => r[0])).size).toBe(N);
+    expect(sleeps).toHaveLength(2);
+    expect(pageRequests(fake).map((r) => r.query['page'])).toEqual(['1', '2', '2', '3', '3', ...pageRequests(fake).slice(5).map((r) => r.query['page'])]);
+  });
+
+  it('gives up with source_transient (a later run may retry) when the 500s do not stop', async () => {
     const { src, sleeps } = await setup({ faults: { serverErrorOnPage: 2, serverErrorTimes: 10 } }, { retries: 2 });
     const err = await failureOf(readAll(src, studentsQuery()));
-    expect(err.kind).toBe('source_connect');
+    expect([err.kind, err.retryable]).toEqual(['source_transient', true]);
     expect(err.message).toBe('integration hilltop-ps-test: source hilltop-ps: GET /ws/v1/district/student answered HTTP 500; gave up after 3 attempts');
     expect(sleeps).toHaveLength(2);
   });
@@ -207,8 +216,12 @@ describe('PowerSchool source against the fake PowerSchool', () => {
     expect([disabled.kind, disabled.message]).toEqual(['source_query', 'integration hilltop-ps-test: source hilltop-ps: endpoint not enabled/not found: /ws/v1/district/student/count (HTTP 404)']);
     ok.fake.faults.disabledEndpoints = [];
     ok.fake.faults.malformedOnPage = 2;
+    ok.fake.faults.malformedTimes = 4;
     const bad = await failureOf(readAll(ok.src, studentsQuery()));
-    expect([bad.kind, bad.message]).toEqual(['source_query', expect.stringContaining('malformed response from /ws/v1/district/student')]);
+    expect([bad.kind, bad.message]).toEqual([
+      'source_transient',
+      'integration hilltop-ps-test: source hilltop-ps: GET /ws/v1/district/student answered HTTP 200 with a body that is not complete JSON (cut off in transit?); gave up after 4 attempts',
+    ]);
   });
 
   it('times out slow responses as source_connect after the retries', async () => {
@@ -243,8 +256,9 @@ describe('PowerSchool source against the fake PowerSchool', () => {
     fake.faults.serverErrorTimes = 10;
     errors.push(await failureOf(readAll(src, studentsQuery(), { logger })));
     delete fake.faults.serverErrorOnPage;
-    fake.faults.malformedOnPage = 1;
+    Object.assign(fake.faults, { malformedOnPage: 1, malformedTimes: 10 });
     errors.push(await failureOf(readAll(src, studentsQuery(), { logger })));
+    delete fake.faults.malformedOnPage;
     fake.faults.delayMs = 5000;
     const slow = createPowerSchoolSource({ id: 'slow', baseUrl: fake.url, clientId: () => CLIENT_ID, clientSecret: () => CLIENT_SECRET, timeoutSeconds: 0.1, maxConcurrency: 1, retries: 0 });
     errors.push(await failureOf(readAll(slow, studentsQuery(), { logger })));
@@ -252,7 +266,7 @@ describe('PowerSchool source against the fake PowerSchool', () => {
     const wrong = createPowerSchoolSource({ id: 'wrong', baseUrl: fake.url, clientId: () => CLIENT_ID, clientSecret: () => `${CLIENT_SECRET}x`, timeoutSeconds: 5, maxConcurrency: 1 });
     errors.push(await failureOf(readAll(wrong, studentsQuery())));
     await wrong.close();
-    expect(errors.map((e) => e.kind)).toEqual(['source_connect', 'source_query', 'source_connect', 'source_auth']);
+    expect(errors.map((e) => e.kind)).toEqual(['source_transient', 'source_transient', 'source_connect', 'source_auth']);
     const everything = [...errors.map(errorDump), JSON.stringify(entries), JSON.stringify(fake.requests)].join('\n');
     const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
     expect(tokens[0]).not.toBe(tokens[1]);

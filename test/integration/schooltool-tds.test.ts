@@ -309,7 +309,7 @@ describe('SchoolTool source: the real mssql client through the TDS test server',
     });
   });
 
-  it('a server that goes away mid-stream is source_connect (retryable), not a short result', async () => {
+  it('a server that goes away mid-stream is source_transient (retryable), not a short result', async () => {
     const doomed = await startTdsServer({ db: file, user: USER, password: PASSWORD });
     try {
       const source = open({ port: doomed.port });
@@ -325,13 +325,38 @@ describe('SchoolTool source: the real mssql client through the TDS test server',
       expect(rows).toBeLessThan(ROWS);
       expect(err).toBeInstanceOf(FerryError);
       const fe = err as FerryError;
-      expect(fe.kind).toBe('source_connect');
-      expect(fe.retryable).toBe(true);
-      expect(fe.field).toBe('sources.sis.host');
-      expect(fe.message).toContain(`127.0.0.1:${doomed.port}`);
+      expect([fe.kind, fe.retryable]).toEqual(['source_transient', true]);
+      expect(fe.message).toBe(`integration ${INTEGRATION}: source sis: SQL Server at 127.0.0.1:${doomed.port} lost the connection mid-query (${(fe.cause as { code: string }).code})`);
     } finally {
       await doomed.close();
     }
+  });
+
+  it('a deadlock victim (1205) mid-result is source_transient, after the rows before it, and the source reads again', async () => {
+    const source = open();
+    const query: BoundQuery = { text: 'SELECT id FROM big_roster ORDER BY id', values: {} };
+    server.faults.errorAfterRows = {
+      rows: 2500,
+      number: 1205,
+      message: 'Transaction (Process ID 52) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction.',
+    };
+    let rows = 0;
+    const fe = (await failureOf(
+      (async () => {
+        for await (const batch of source.stream(query, { batchSize: 1000 })) rows += batch.rows.length;
+      })(),
+    )) as FerryError;
+    expect(rows).toBe(2000);
+    expect([fe.kind, fe.retryable, fe.message]).toEqual(['source_transient', true, `integration ${INTEGRATION}: source sis: SQL Server at 127.0.0.1:${server.port} chose the query as a deadlock victim (error 1205)`]);
+    expect((await drain(source, query)).rows).toHaveLength(ROWS);
+  });
+
+  it('a conversion error names its number and never quotes the value', async () => {
+    server.faults.errorAfterRows = { rows: 3, number: 245, class: 16, message: "Conversion failed when converting the nvarchar value 'Ångström' to data type int." };
+    const fe = (await failureOf(drain(open(), { text: 'SELECT student_id, last_name FROM students', values: {} }))) as FerryError;
+    expect([fe.kind, fe.retryable, fe.field]).toEqual(['source_query', false, 'query.sql']);
+    expect(fe.message).toBe(`integration ${INTEGRATION}: source sis: SQL Server at 127.0.0.1:${server.port} could not convert a value in the data (error 245)`);
+    expect((fe.cause as Error).message).toContain('Ångström');
   });
 
   // A pipeline that is aborted stops pulling and closes its iterator; a plain loop pulls once more and gets the abort.
@@ -353,10 +378,11 @@ describe('SchoolTool source: the real mssql client through the TDS test server',
         }
         return 'ran to the end';
       } catch (err) {
-        return (err as Error).message;
+        const fe = err as FerryError;
+        return `${fe.kind}: ${(fe.cause as Error).message}`;
       }
     })();
-    expect(outcome).toBe(stopPulling ? 'stopped' : 'shutting down');
+    expect(outcome).toBe(stopPulling ? 'stopped' : 'aborted: shutting down');
     expect(rows).toBe(1000);
     // The server is told (ATTENTION) and the connection is closed by the abort itself, before anyone calls close().
     await server.waitFor(() => server.attentions() > attentionsBefore && server.connections() === 0);

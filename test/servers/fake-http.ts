@@ -26,6 +26,8 @@ export interface FakeRequest {
   headers: http.IncomingHttpHeaders;
   body: string;
   log: RequestLog;
+  /** Set by the handler: send the reply's head and half its body, then close the connection; or never reply. */
+  fault?: 'cut' | 'stall';
 }
 
 export interface FakeReply {
@@ -41,6 +43,10 @@ export interface FakeHttp {
   requests: RequestLog[];
   /** Most requests the server was answering at one time. */
   readonly peakInFlight: number;
+  /** Resolves once no request is open (answered, or given up by the client). */
+  whenIdle(): Promise<void>;
+  /** Resolves once a request is being held unanswered (a 'stall' fault). */
+  whenStalled(): Promise<void>;
   /** Wait `ms`, unless the server closes first (then the reply is never sent). */
   delay(ms: number): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +58,9 @@ export async function startFakeHttp(handle: (req: FakeRequest) => Promise<FakeRe
   let closed = false;
   let inFlight = 0;
   let peakInFlight = 0;
+  let idle: (() => void)[] = [];
+  let stalled = 0;
+  let onStall: (() => void)[] = [];
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -62,15 +71,32 @@ export async function startFakeHttp(handle: (req: FakeRequest) => Promise<FakeRe
       requests.push(log);
       inFlight++;
       peakInFlight = Math.max(peakInFlight, inFlight);
-      res.on('close', () => inFlight--);
+      res.on('close', () => {
+        inFlight--;
+        if (inFlight > 0) return;
+        for (const resolve of idle) resolve();
+        idle = [];
+      });
       const fake: FakeRequest = { method: log.method, path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), log };
       Promise.resolve()
         .then(() => handle(fake))
         .then(
           (reply) => {
             if (closed || res.destroyed) return;
+            if (fake.fault === 'stall') {
+              stalled++;
+              for (const resolve of onStall) resolve();
+              onStall = [];
+              return;
+            }
             log.status = reply.status;
             const body = reply.raw ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
+            if (fake.fault === 'cut') {
+              const bytes = Buffer.from(body);
+              res.writeHead(reply.status, { 'Content-Type': 'application/json;charset=UTF-8', ...reply.headers, 'Content-Length': String(bytes.length) });
+              res.write(bytes.subarray(0, bytes.length >> 1), () => res.destroy());
+              return;
+            }
             res.writeHead(reply.status, { 'Content-Type': 'application/json;charset=UTF-8', ...reply.headers });
             res.end(body);
           },
@@ -91,6 +117,12 @@ export async function startFakeHttp(handle: (req: FakeRequest) => Promise<FakeRe
     requests,
     get peakInFlight() {
       return peakInFlight;
+    },
+    whenStalled() {
+      return stalled > 0 ? Promise.resolve() : new Promise<void>((resolve) => onStall.push(resolve));
+    },
+    whenIdle() {
+      return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve));
     },
     delay(ms) {
       if (closed) return new Promise<void>(() => undefined);

@@ -14,8 +14,13 @@ export interface FaultPlan {
   /** Answer this page 500, `serverErrorTimes` times in a row (default 1). */
   serverErrorOnPage?: number;
   serverErrorTimes?: number;
-  /** Answer this page 200 with a truncated JSON body. */
+  /** Answer this page 200 with a truncated JSON body, `malformedTimes` times in a row (default 1). */
   malformedOnPage?: number;
+  malformedTimes?: number;
+  /** Answer this page 200 with its real body, but close the connection half-way through it (a network drop). */
+  dropOnPage?: number;
+  /** Never answer this page: the request stays open until the client gives up on it. */
+  stallOnPage?: number;
   /**
    * Records change right after the count is served (PowerSchool /count, eSchoolData page 1):
    * `remove` drops that many from the start of the list, `add` appends that many new students.
@@ -28,8 +33,11 @@ export interface FaultPlan {
   disabledStatus?: 403 | 404;
 }
 
-/** The page-keyed fault for this request, if any; 'expire' means "revoke the token and answer 401 expired". */
-export function takePageFault(f: FaultPlan, page: number): FakeReply | 'expire' | undefined {
+/**
+ * The page-keyed fault for this request, if any; 'expire' means "revoke the token and answer 401 expired"; 'cut' and
+ * 'stall' are for the fake to set on the request (`FakeRequest.fault`), so the page's real reply is cut or withheld.
+ */
+export function takePageFault(f: FaultPlan, page: number): FakeReply | 'expire' | 'cut' | 'stall' | undefined {
   if (f.expireTokenOnPage === page) {
     delete f.expireTokenOnPage;
     return 'expire';
@@ -48,8 +56,22 @@ export function takePageFault(f: FaultPlan, page: number): FakeReply | 'expire' 
     }
     return { status: 500, body: { message: 'Internal Server Error' } };
   }
+  if (f.dropOnPage === page) {
+    delete f.dropOnPage;
+    return 'cut';
+  }
+  if (f.stallOnPage === page) {
+    delete f.stallOnPage;
+    return 'stall';
+  }
   if (f.malformedOnPage === page) {
-    delete f.malformedOnPage;
+    const left = (f.malformedTimes ?? 1) - 1;
+    if (left <= 0) {
+      delete f.malformedOnPage;
+      delete f.malformedTimes;
+    } else {
+      f.malformedTimes = left;
+    }
     return { status: 200, raw: '{"record":[{"id":101,"name":' };
   }
   return undefined;

@@ -33,6 +33,43 @@ describe('shared HTTP layer', () => {
     expect(JSON.stringify(err.cause)).not.toContain('tok-abcdef123456');
   });
 
+  it('retries a 200 whose JSON is cut short and a body cut off mid-transfer, then hands over the parsed answer', async () => {
+    let calls = 0;
+    const server = http.createServer((_req, res) => {
+      calls++;
+      if (calls === 1) return res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"students":[{"id":"S-0001","last_name":"Ma');
+      if (calls === 2) {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '1000' });
+        return res.write('{"students":[', () => res.destroy());
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"students":[]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const sleeps: number[] = [];
+    const c = client(sleeps, 2);
+    try {
+      const res = await c.send({ method: 'GET', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/students` });
+      expect([res.status, res.json, calls, sleeps.length]).toEqual([200, { students: [] }, 3, 2]);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('gives up on JSON that stays cut short as source_transient, quoting none of the body', async () => {
+    const server = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"students":[{"last_name":"Maria'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const c = client([], 1);
+    try {
+      const err = await failureOf(c.send({ method: 'GET', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/students` }));
+      expect([err.kind, err.retryable, err.message]).toEqual(['source_transient', true, 'source t: GET /api/v1/students answered HTTP 200 with a body that is not complete JSON (cut off in transit?); gave up after 2 attempts']);
+      expect(JSON.stringify(err.cause)).not.toContain('Maria');
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
   it('retries a connection reset and returns the next answer', async () => {
     let calls = 0;
     const server = http.createServer((req, res) => {

@@ -39,6 +39,8 @@ export interface FakeESchoolData {
   faults: FaultPlan;
   readonly tokensIssued: number;
   readonly peakInFlight: number;
+  whenIdle(): Promise<void>;
+  whenStalled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -138,7 +140,8 @@ export async function startFakeESchoolData(opts: FakeESchoolDataOptions): Promis
       tokens.revoke();
       return unauthorized(true);
     }
-    if (fault) return fault.raw ? { ...fault, raw: '{"pagingInfo":{"totalCount":' } : fault;
+    if (fault === 'cut' || fault === 'stall') req.fault = fault;
+    else if (fault) return fault.raw ? { ...fault, raw: '{"pagingInfo":{"totalCount":' } : fault;
     if (faults.delayMs) await server.delay(faults.delayMs);
 
     if (req.method === 'GET' && req.path === '/api/v1/students') {
@@ -173,6 +176,8 @@ export async function startFakeESchoolData(opts: FakeESchoolDataOptions): Promis
     get peakInFlight() {
       return server.peakInFlight;
     },
+    whenIdle: () => server.whenIdle(),
+    whenStalled: () => server.whenStalled(),
     close: () => server.close(),
   };
 }

@@ -43,6 +43,8 @@ export interface FakePowerSchool {
   /** Tokens issued so far. */
   readonly tokensIssued: number;
   readonly peakInFlight: number;
+  whenIdle(): Promise<void>;
+  whenStalled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -244,7 +246,8 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
         tokens.revoke();
         return unauthorized(true);
       }
-      if (fault) return fault;
+      if (fault === 'cut' || fault === 'stall') req.fault = fault;
+      else if (fault) return fault;
     }
     if (faults.delayMs) await server.delay(faults.delayMs);
     return route(req);
@@ -260,6 +263,8 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
     get peakInFlight() {
       return server.peakInFlight;
     },
+    whenIdle: () => server.whenIdle(),
+    whenStalled: () => server.whenStalled(),
     close: () => server.close(),
   };
 }

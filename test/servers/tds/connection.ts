@@ -3,13 +3,14 @@ import type net from 'node:net';
 import { MessageReader, MessageWriter, PACKET, type Message } from './packets.js';
 import { buildPreloginResponse, negotiatePacketSize, parseLogin7, writeLoginFailure, writeLoginSuccess } from './prelogin-login.js';
 import { parseRpc, parseSqlBatch, type BindValue } from './requests.js';
-import type { ReceivedLogin, ReceivedStatement, TdsServerOptions } from './server.js';
+import type { ReceivedLogin, ReceivedStatement, TdsFaultPlan, TdsServerOptions } from './server.js';
 import { isSetOnly, SqlSession, toSqlError } from './sqlite-session.js';
 import { CURCMD_SELECT, DONE, prepareRow, TOKEN, writeColMetadata, writeDone, writeError, writeReturnStatus, writeRow } from './tokens.js';
 
 /** What a connection reports to the server it belongs to. */
 export interface ServerContext {
   readonly opts: TdsServerOptions;
+  readonly faults: TdsFaultPlan;
   readonly version: readonly [number, number, number];
   onAttention(): void;
   onStall(): void;
@@ -148,11 +149,25 @@ export class TdsConnection {
         if (run.kind === 'count') count = run.count;
         else {
           writeColMetadata(w, run.columns);
+          const faults = this.ctx.faults;
           for (const row of run.rows) {
             writeRow(w, run.columns, prepareRow(run.columns, row));
             count++;
             await w.pace();
             if (this.attention || this.socket.destroyed) break;
+            if (faults.dropAfterRows === count) {
+              delete faults.dropAfterRows;
+              // The full packets already written reach the client first, then the connection ends mid-result.
+              this.socket.end();
+              return;
+            }
+            const fault = faults.errorAfterRows;
+            if (fault?.rows === count) {
+              delete faults.errorAfterRows;
+              writeError(w, { number: fault.number, class: fault.class ?? 13, message: fault.message, procName: inProc ? 'sp_executesql' : '' });
+              status |= DONE.ERROR;
+              break;
+            }
           }
         }
       }

@@ -18,6 +18,19 @@ export interface TdsServerOptions {
   serverVersion?: string;
   /** SQL Server type names by result column name, for columns SQLite types loosely (e.g. `{ birth_date: 'DATE' }`). */
   columnTypes?: Record<string, string>;
+  /** Faults for the next query (a live object: set fields between reads). */
+  faults?: TdsFaultPlan;
+}
+
+/**
+ * What the next result does part-way, as SQL Server can: each fault fires once, on the first query that sends that
+ * many rows, then clears itself.
+ */
+export interface TdsFaultPlan {
+  /** Close the socket after this many rows (a failover, a killed session, a network drop). */
+  dropAfterRows?: number;
+  /** Send this server error after `rows` rows and end the result (1205: chosen as the deadlock victim). */
+  errorAfterRows?: { rows: number; number: number; class?: number; message: string };
 }
 
 /** A statement the server received, as the client sent it (for asserting that values travel as parameters). */
@@ -50,6 +63,8 @@ export interface TdsServer {
   statements(): readonly ReceivedStatement[];
   /** Successful logins so far, oldest first. */
   logins(): readonly ReceivedLogin[];
+  /** The live fault plan (the one passed in, or an empty one). */
+  readonly faults: TdsFaultPlan;
   /** Resolves once `predicate` holds, re-checked on every event the counters above record. */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -66,8 +81,10 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<TdsServer>
     for (const watch of [...watchers]) watch();
   };
   const [major = 16, minor = 0, build = 4135] = (opts.serverVersion ?? '16.0.4135.4').split('.').map(Number);
+  const faults: TdsFaultPlan = opts.faults ?? {};
   const ctx: ServerContext = {
     opts,
+    faults,
     version: [major, minor, build],
     onAttention: () => {
       attentions++;
@@ -111,6 +128,7 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<TdsServer>
     stalls: () => stalls,
     statements: () => [...received],
     logins: () => [...logins],
+    faults,
     waitFor(predicate, timeoutMs = 10_000) {
       if (predicate()) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {

@@ -132,6 +132,7 @@ describe('the run record is the truth: SIGKILL, a 40 s store outage and SIGTERM 
   let server: OwnPostgresServer;
   let storeUrl: string;
   let root: string;
+  let failed = true;
   const daemons: DaemonProcess[] = [];
 
   beforeAll(async () => {
@@ -148,10 +149,16 @@ describe('the run record is the truth: SIGKILL, a 40 s store outage and SIGTERM 
   afterAll(async () => {
     for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
     await server?.stop();
-    if (root) fs.rmSync(root, { recursive: true, force: true });
+    // Kept when the test fails: daemon-N.log (each daemon's output), the destination folder, the spool.
+    if (root && !failed) fs.rmSync(root, { recursive: true, force: true });
+    else if (root) console.warn(`run-record-truth: kept ${root} for a look`);
   });
 
-  it('leaves every slot recorded once, nothing running or queued, files and records agreeing, no spool, no late start, JSON-only output', { timeout: 600_000 }, async () => {
+  it('leaves every slot recorded once, nothing running or queued, files and records agreeing, no spool, no late start, JSON-only output', { timeout: 600_000 }, async ({ onTestFailed }) => {
+    failed = false;
+    onTestFailed(() => {
+      failed = true;
+    });
     const configDir = writeConfig(root);
     const dataDir = path.join(root, 'var');
     const dropDir = path.join(root, 'drop');
@@ -173,57 +180,47 @@ describe('the run record is the truth: SIGKILL, a 40 s store outage and SIGTERM 
     await server.pause();
     await sleep(OUTAGE_MS); // the deliberate outage: the point is how long the store is away
     await server.resume();
-    const resumedAt = new Date().toISOString();
-    await waitForCount(survivors, (l) => isRunStarted(l) && since(resumedAt)(l), 80, '80 runs started after the store came back', 180_000);
+    const resumedAt = new Date();
+    await waitForCount(survivors, (l) => isRunStarted(l) && since(resumedAt.toISOString())(l), 20, '20 runs started after the store came back', 180_000);
 
     const client = new pg.Client({ connectionString: storeUrl });
     await client.connect();
+    const readRuns = async () => (await client.query<RunRow>('SELECT id, integration_id, trigger, scheduled_for, status, dry_run, sha256, remote_path, retry_of, lease_owner FROM runs ORDER BY id')).rows;
     try {
-      // Let retries queued by the takeover and the outage be claimed (not asserted: the final state is), then stop both
-      // daemons right after a fresh slot's first run started: the rest of that slot's runs are still to come.
-      for (const until = Date.now() + 60_000; Date.now() < until; await sleep(500)) {
-        const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM runs WHERE status = 'queued'");
-        if (Number(rows[0]!.n) === 0) break;
+      // Give the survivors time to deal with the slots that fell during the outage and to run the retries queued by the
+      // takeover and the outage (how it ends is asserted below, not here): until every slot up to the store's return
+      // is recorded and nothing is queued, or 3 minutes. Then stop both daemons right after a fresh slot's first run
+      // started: the rest of that slot's runs are still to come.
+      for (const until = Date.now() + 180_000; Date.now() < until; await sleep(1000)) {
+        const runs = await readRuns();
+        if (absentSlots(runs, resumedAt).absent.length === 0 && !runs.some((r) => r.status === 'queued')) break;
       }
       const termFrom = new Date().toISOString();
       await firstToLog(survivors, (l) => isRunStarted(l) && l.trigger === 'schedule' && String(l.scheduledFor) > termFrom, "a fresh slot's first run started", 60_000);
       for (const d of survivors) d.child.kill('SIGTERM');
       const codes = await Promise.all(survivors.map((d) => d.exited));
       await Promise.all(daemons.map((d) => d.closed));
+      daemons.forEach((d, n) =>
+        fs.writeFileSync(path.join(root, `daemon-${n}.log`), [...d.lines.map((l) => JSON.stringify(l)), ...d.strayLines.map((t) => `STDOUT ${t}`), `STDERR ${d.stderr()}`].join('\n')),
+      );
       expect.soft(codes, 'exit codes of the two daemons stopped with SIGTERM').toEqual([0, 0]);
 
-      const runs = (await client.query<RunRow>('SELECT id, integration_id, trigger, scheduled_for, status, dry_run, sha256, remote_path, retry_of, lease_owner FROM runs ORDER BY id')).rows;
+      const runs = await readRuns();
       const byStatus = new Map<string, number>();
       for (const r of runs) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
       const summary = `${runs.length} runs (${[...byStatus].map(([s, n]) => `${s} ${n}`).join(', ')})`;
 
       // 1. Every slot in the window (first to last slot any daemon recorded) has exactly one record.
-      const scheduled = runs.filter((r) => r.trigger === 'schedule' && r.scheduled_for);
-      const perSlot = new Map<string, number>();
-      for (const r of scheduled) {
-        const key = `${r.integration_id} ${r.scheduled_for!.toISOString()}`;
-        perSlot.set(key, (perSlot.get(key) ?? 0) + 1);
-      }
-      const first = new Date(Math.min(...scheduled.map((r) => r.scheduled_for!.getTime())));
-      const last = new Date(Math.max(...scheduled.map((r) => r.scheduled_for!.getTime())));
-      const absent: string[] = [];
-      let expected = 0;
-      for (const [id, cron] of SCHEDULES) {
-        for (const slot of slotsBetween(compileSchedule(cron), TZ, new Date(first.getTime() - 1), last)) {
-          expected++;
-          if (!perSlot.has(`${id} ${slot.toISOString()}`)) absent.push(`${id} ${slot.toISOString()}`);
-        }
-      }
-      const doubled = [...perSlot].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
-      expect(expected, `slots between ${first.toISOString()} and ${last.toISOString()}`).toBeGreaterThan(40 * 30);
-      expect.soft(absent, `of ${expected} slots between ${first.toISOString()} and ${last.toISOString()}, these have no record; ${summary}`).toEqual([]);
-      expect.soft(doubled, `slots recorded more than once; ${summary}`).toEqual([]);
+      const { absent, doubled, expected, first, last } = absentSlots(runs);
+      expect(expected, `slots between ${first.toISOString()} and ${last.toISOString()}`).toBeGreaterThan((FAST * OUTAGE_MS) / 2000);
+      expect.soft(absent, `${few(absent)} of ${expected} slots between ${first.toISOString()} and ${last.toISOString()} have no record; ${summary}`).toEqual([]);
+      expect.soft(doubled, `slots recorded more than once: ${few(doubled)}; ${summary}`).toEqual([]);
       const badRetries = runs.filter((r) => r.trigger === 'retry' && (r.retry_of === null || r.scheduled_for !== null)).map((r) => r.id);
       expect.soft(badRetries, 'retries without retry_of, or holding a slot of their own').toEqual([]);
 
       // 2. Nothing is left running or queued.
       const unfinished = runs.filter((r) => r.status === 'running' || r.status === 'queued').map((r) => `run ${r.id} ${r.integration_id} ${r.trigger} ${r.status} (lease ${r.lease_owner})`);
-      expect.soft(unfinished, `runs still running or queued after every daemon stopped; ${summary}`).toEqual([]);
+      expect.soft(unfinished, `runs still running or queued after every daemon stopped: ${few(unfinished)}; ${summary}`).toEqual([]);
 
       // 3. Files and records agree: each path's newest succeeded record names the file on disk and its SHA-256.
       const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(dropDir, p));
@@ -241,9 +238,9 @@ describe('the run record is the truth: SIGKILL, a 40 s store outage and SIGTERM 
       }
       const missingFiles = [...newestSucceeded].filter(([file]) => !fs.existsSync(file)).map(([file, r]) => `run ${r.id}: ${path.relative(dropDir, file)}`);
       expect(delivered.length, 'files delivered').toBeGreaterThan(100);
-      expect.soft(unrecorded, `delivered files with no succeeded record for their path; ${summary}`).toEqual([]);
-      expect.soft(wrongSha, 'delivered files whose SHA-256 is not the one their succeeded record gives').toEqual([]);
-      expect.soft(missingFiles, 'succeeded runs whose file is not in the destination').toEqual([]);
+      expect.soft(unrecorded, `delivered files with no succeeded record for their path: ${few(unrecorded)}; ${summary}`).toEqual([]);
+      expect.soft(wrongSha, `delivered files whose SHA-256 is not the one their succeeded record gives: ${few(wrongSha)}`).toEqual([]);
+      expect.soft(missingFiles, `succeeded runs whose file is not in the destination: ${few(missingFiles)}`).toEqual([]);
 
       // 4. No spool file is left behind (one dataDir for the three daemons, as on one host).
       const victimOwner = String(victim.lines.find((l) => l.message === 'daemon started')?.leaseOwner);
@@ -251,7 +248,7 @@ describe('the run record is the truth: SIGKILL, a 40 s store outage and SIGTERM 
         const run = runs.find((r) => r.id === Number(path.basename(f).split('-')[0]));
         return `${path.basename(f)} (run ${run?.id ?? '?'} ${run?.status ?? 'unrecorded'}${run?.lease_owner === victimOwner ? ', the SIGKILLed daemon\'s' : ''})`;
       });
-      expect.soft(spool, `files left in ${path.join(dataDir, 'spool')}`).toEqual([]);
+      expect.soft(spool, `files left in ${path.join(dataDir, 'spool')}: ${few(spool)}`).toEqual([]);
 
       // 5. No run started after its daemon logged "daemon stopping".
       const late: string[] = [];
@@ -262,7 +259,7 @@ describe('the run record is the truth: SIGKILL, a 40 s store outage and SIGTERM 
         const stoppingAt = String(d.lines[stopAt]!.timestamp);
         for (const l of d.lines.slice(stopAt + 1).filter(isRunStarted)) late.push(`pid ${d.child.pid}: run ${String(l.runId)} (${String(l.integration)}, ${String(l.trigger)}) started at ${String(l.timestamp)}, after "daemon stopping" at ${stoppingAt}`);
       }
-      expect.soft(late, 'runs started after their daemon logged "daemon stopping"').toEqual([]);
+      expect.soft(late, `runs started after their daemon logged "daemon stopping": ${few(late)}`).toEqual([]);
 
       // 6. Nothing but JSON log lines on stdout and stderr.
       const stray = daemons.flatMap((d) => [
@@ -273,12 +270,43 @@ describe('the run record is the truth: SIGKILL, a 40 s store outage and SIGTERM 
           .filter((t) => t.trim() !== '' && !isJsonObject(t))
           .map((t) => `pid ${d.child.pid} stderr: ${t.slice(0, 300)}`),
       ]);
-      expect.soft(stray, 'non-JSON lines printed by the daemons').toEqual([]);
+      expect.soft(stray, `non-JSON lines printed by the daemons: ${few(stray)}`).toEqual([]);
     } finally {
       await client.end();
     }
   });
 });
+
+/**
+ * Each integration's slots from the first slot any daemon recorded to `to` (default: the last one recorded), checked
+ * against the scheduled records (retries hold no slot: trigger retry, scheduled_for null, retry_of set).
+ */
+function absentSlots(runs: readonly RunRow[], to?: Date): { absent: string[]; doubled: string[]; expected: number; first: Date; last: Date } {
+  const perSlot = new Map<string, number>();
+  const scheduled = runs.filter((r) => r.trigger === 'schedule' && r.scheduled_for);
+  for (const r of scheduled) {
+    const key = `${r.integration_id} ${r.scheduled_for!.toISOString()}`;
+    perSlot.set(key, (perSlot.get(key) ?? 0) + 1);
+  }
+  if (scheduled.length === 0) return { absent: [], doubled: [], expected: 0, first: new Date(0), last: new Date(0) };
+  const first = new Date(Math.min(...scheduled.map((r) => r.scheduled_for!.getTime())));
+  const last = to ?? new Date(Math.max(...scheduled.map((r) => r.scheduled_for!.getTime())));
+  const absent: string[] = [];
+  let expected = 0;
+  for (const [id, cron] of SCHEDULES) {
+    for (const slot of slotsBetween(compileSchedule(cron), TZ, new Date(first.getTime() - 1), last)) {
+      expected++;
+      if (!perSlot.has(`${id} ${slot.toISOString()}`)) absent.push(`${id} ${slot.toISOString()}`);
+    }
+  }
+  const doubled = [...perSlot].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
+  return { absent, doubled, expected, first, last };
+}
+
+/** A count and the first few, for a failure message that says what went wrong without the diff. */
+function few(xs: readonly string[]): string {
+  return `${xs.length} (${xs.slice(0, 4).join('; ')}${xs.length > 4 ? '; …' : ''})`;
+}
 
 function isJsonObject(text: string): boolean {
   try {

@@ -37,9 +37,13 @@ export interface DaemonProcess {
   child: ChildProcess;
   /** Every JSON log line printed so far. */
   lines: Record<string, unknown>[];
+  /** Every stdout line that is not a JSON object (a library's stray console output, a stack trace), as printed. */
+  strayLines: string[];
   /** Resolves with the first log line (past or future) matching the predicate. */
   waitFor(pred: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
+  /** Resolves once the process has exited and all of its stdout and stderr has been read (so `lines` is complete). */
+  closed: Promise<void>;
   stderr: () => string;
 }
 
@@ -48,6 +52,7 @@ export function startDaemonProcess(configDir: string, env: NodeJS.ProcessEnv = {
   requireBuild();
   const child = spawn(process.execPath, [DAEMON, '--config', configDir], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
+  const strayLines: string[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -55,8 +60,10 @@ export function startDaemonProcess(configDir: string, env: NodeJS.ProcessEnv = {
     let line: Record<string, unknown>;
     try {
       line = JSON.parse(text) as Record<string, unknown>;
+      if (line === null || typeof line !== 'object' || Array.isArray(line)) throw new Error('not a log line');
     } catch {
-      return; // a library's stray console output
+      strayLines.push(text); // a library's stray console output: kept for tests that require JSON lines only
+      return;
     }
     lines.push(line);
     for (const w of [...waiters]) {
@@ -67,10 +74,13 @@ export function startDaemonProcess(configDir: string, env: NodeJS.ProcessEnv = {
     }
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   return {
     child,
     lines,
+    strayLines,
     exited,
+    closed,
     stderr: () => stderr,
     waitFor(pred, what, timeoutMs = 30_000) {
       const found = lines.find(pred);

@@ -22,6 +22,14 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
+/** A server this process started and owns, so a test may take it down and bring it back (a store outage). */
+export interface OwnPostgresServer extends PostgresServer {
+  /** `pg_ctl stop -m fast`: every connection is closed and new ones are refused until `resume()`. */
+  pause(): Promise<void>;
+  /** `pg_ctl start -w` on the same data directory and port; resolves once it accepts connections. */
+  resume(): Promise<void>;
+}
+
 /** Asks the kernel for an unused loopback port. Racy by nature, so callers retry on bind failure. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -94,7 +102,11 @@ function postgresOwner(): { uid: number; gid: number } | null {
 export async function startPostgres(): Promise<PostgresServer> {
   const external = process.env.FERRY_TEST_PG_URL;
   if (external) return fromUrl(external);
+  return startOwnPostgres();
+}
 
+/** A server of this process's own, even when FERRY_TEST_PG_URL names a shared one: a test that stops it needs it. */
+export async function startOwnPostgres(): Promise<OwnPostgresServer> {
   const bin = findPgBinDir();
   const owner = postgresOwner();
   const dir = await mkdtemp(join(tmpdir(), 'ferry-pg-'));
@@ -168,7 +180,18 @@ export async function startPostgres(): Promise<PostgresServer> {
     const onExit = () => stopSync();
     process.once('exit', onExit);
     let stopping: Promise<void> | undefined;
-    const server = fromUrl(`postgres://${user}:${password}@127.0.0.1:${port}/postgres`);
+    const server: OwnPostgresServer = {
+      ...fromUrl(`postgres://${user}:${password}@127.0.0.1:${port}/postgres`),
+      pause: () => run('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']),
+      resume: async () => {
+        try {
+          await run('pg_ctl', ['-D', data, '-l', log, '-o', `-p ${port}`, '-w', '-t', '60', 'start']);
+        } catch (e) {
+          // The port is not held while the server is down: another process may have taken it meanwhile.
+          throw new Error(`${(e as Error).message}\n--- postgres.log ---\n${logTail()}`);
+        }
+      },
+    };
     server.stop = () =>
       (stopping ??= (async () => {
         process.removeListener('exit', onExit);

@@ -60,7 +60,7 @@ describe('planReload', () => {
       delete f.demo;
     });
     const plan = planReload(old, next);
-    expect([...plan.needsRestart].sort()).toEqual(['dataDir', 'demo', 'http', 'logDir', 'store']);
+    expect([...plan.needsRestart].sort()).toEqual(['dataDir', 'demo', 'http', 'logDir', 'receiptsDir', 'store']);
     // The spool and baseline folders follow the data folder, and are read at each run.
     expect([...plan.applied].sort()).toEqual(['baselineDir', 'spoolDir']);
     expect(plan.config.http).toEqual(old.http);

@@ -9,7 +9,13 @@ import type { Logger } from 'winston';
 export function knexLog(logger: Logger): Knex.Logger {
   const log = logger.child({ component: 'store' });
   return {
-    warn: (message: unknown) => log.warn('run store driver warning', { detail: oneLine(message) }),
+    // A connection that cannot be had is the outage itself, which the store watchdog tells once ("store
+    // unreachable"); knex says it at every attempt, so those lines go to debug.
+    warn: (message: unknown) => {
+      const detail = oneLine(message);
+      if (detail.startsWith('Acquire connection error')) log.debug('run store driver warning', { detail });
+      else log.warn('run store driver warning', { detail });
+    },
     error: (message: unknown) => log.error('run store driver error', { detail: oneLine(message) }),
     // knex builds "X is deprecated, please use Y" itself and hands over that one string.
     deprecate: (message: string) => log.warn('run store driver deprecation', { detail: oneLine(message) }),

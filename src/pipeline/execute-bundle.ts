@@ -16,8 +16,8 @@ import { specForFile, type OneRosterFileName } from '../formats/oneroster/spec.j
 import { validateOneRosterFiles } from '../formats/oneroster/validate.js';
 import { loadBaseline, saveBaseline, sha256OfFile } from './delta-baseline.js';
 import { openSpool, type ExecuteOptions, type RunContext, type RunResult } from './execute-run.js';
+import { deliverOrHold } from './deliver.js';
 import { renderRunPath } from './run-paths.js';
-import { checkRowDrop } from './safety-gate.js';
 
 /** OneRoster 1.1 CSV rules (§4.1): comma, UTF-8 without a BOM, a header row, CRLF, booleans true/false. */
 export const ONEROSTER_CSV: FormatOptions = { kind: 'csv', delimiter: ',', lineEnding: 'crlf', bom: false, header: true, booleans: ['true', 'false'], dateFormat: 'YYYY-MM-DD' };
@@ -199,22 +199,15 @@ async function finishOneRoster(
   logger.info('bundle written', { rows, bytes: info.bytes, files: info.files.length, mode });
   const base = { rows, bytes: info.bytes, sha256: info.sha256, files: info.files, bundleMode: mode };
 
-  if (opts.dryRun) {
+  const out = await deliverOrHold(
+    { integration, runId: ctx.runId, logger, signal, dryRun: opts.dryRun, previousDelivery: opts.previousDelivery, beforeDeliver: opts.beforeDeliver, openDestination: opts.openDestination },
+    { files: [{ localPath: zipSpool, remotePath, bytes: info.bytes }], set: false, recordedPath: remotePath, rows },
+  );
+  if (out.kind !== 'delivered') {
     state.keepZip = true;
-    logger.info('dry run: file kept locally, not delivered', { spoolPath: zipSpool });
-    return { ...base, remotePath: null, target: null, spoolPath: zipSpool };
+    return { ...base, remotePath: null, target: null, spoolPath: zipSpool, ...(out.kind === 'held' ? { held: out.held } : {}) };
   }
-  const held = checkRowDrop(integration, ctx.runId, rows, opts.previousDelivery);
-  if (held) {
-    state.keepZip = true;
-    return { ...base, remotePath: null, target: null, spoolPath: zipSpool, held };
-  }
-  signal.throwIfAborted();
-  logger.info('delivery started', { destination: integration.destination.id, remotePath });
-  await opts.beforeDeliver?.(remotePath);
-  const destination = opts.openDestination();
-  const receipt = await destination.deliver({ localPath: zipSpool, remotePath, bytes: info.bytes, runId: ctx.runId, signal });
-  await destination.close?.();
+  const receipt = out;
   if (bundle.mode === 'delta' && mode === 'bulk') await keepBaseline(ctx, opts.baselineDir, zipSpool, info.sha256);
   state.keepZip = opts.keepSpool;
   return { ...base, remotePath: receipt.remotePath, target: receipt.target, spoolPath: state.keepZip ? zipSpool : null };
@@ -271,22 +264,14 @@ async function finishClever(
   const bytes = files.reduce((n, f) => n + f.bytes, 0);
   const folder = path.posix.dirname(remote.values().next().value!) + '/';
   const base = { rows, bytes, sha256: setSha256(files), files };
-  if (opts.dryRun) {
+  const out = await deliverOrHold(
+    { integration, runId: ctx.runId, logger, signal, dryRun: opts.dryRun, previousDelivery: opts.previousDelivery, beforeDeliver: opts.beforeDeliver, openDestination: opts.openDestination },
+    { files: files.map((f) => ({ localPath: spooled.get(f.name)!.path, remotePath: remote.get(f.name)!, bytes: f.bytes })), set: true, recordedPath: folder, rows },
+  );
+  if (out.kind !== 'delivered') {
     state.keepParts = true;
-    logger.info('dry run: files kept locally, not delivered', { spoolPath: partsDir });
-    return { ...base, remotePath: null, target: null, spoolPath: partsDir };
+    return { ...base, remotePath: null, target: null, spoolPath: partsDir, ...(out.kind === 'held' ? { held: out.held } : {}) };
   }
-  const held = checkRowDrop(integration, ctx.runId, rows, opts.previousDelivery);
-  if (held) {
-    state.keepParts = true;
-    return { ...base, remotePath: null, target: null, spoolPath: partsDir, held };
-  }
-  signal.throwIfAborted();
-  logger.info('delivery started', { destination: integration.destination.id, remotePath: folder, files: files.length });
-  await opts.beforeDeliver?.(folder);
-  const destination = opts.openDestination();
-  const receipts = await destination.deliverAll(files.map((f) => ({ localPath: spooled.get(f.name)!.path, remotePath: remote.get(f.name)!, bytes: f.bytes, runId: ctx.runId, signal })));
-  await destination.close?.();
   state.keepParts = opts.keepSpool;
-  return { ...base, remotePath: folder, target: receipts[0]?.target ?? null, spoolPath: state.keepParts ? partsDir : null };
+  return { ...base, remotePath: folder, target: out.target, spoolPath: state.keepParts ? partsDir : null };
 }

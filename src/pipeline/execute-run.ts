@@ -14,7 +14,8 @@ import { csvPrefix, encodeCsv, lfToCrlfOutsideQuotes } from '../formats/csv.js';
 import type { BundleFileInfo } from '../formats/oneroster/bundle.js';
 import { executeBundleRun } from './execute-bundle.js';
 import { renderRunPath } from './run-paths.js';
-import { checkRowDrop, type HoldDecision, type PreviousDelivery } from './safety-gate.js';
+import { deliverOrHold } from './deliver.js';
+import type { HoldDecision, PreviousDelivery } from './safety-gate.js';
 
 /** Everything one stage of a run may use; nothing reads globals or process.env after start-up. */
 export interface RunContext {
@@ -127,25 +128,17 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     }
     await fsp.rename(partSpool, finalSpool);
 
-    if (opts.dryRun) {
+    const base = { rows: stats.rows, bytes, sha256 };
+    const sent = await deliverOrHold(
+      { integration, runId: ctx.runId, logger, signal, dryRun: opts.dryRun, previousDelivery: opts.previousDelivery, beforeDeliver: opts.beforeDeliver, openDestination: opts.openDestination },
+      { files: [{ localPath: finalSpool, remotePath, bytes }], set: false, recordedPath: remotePath, rows: stats.rows },
+    );
+    if (sent.kind !== 'delivered') {
       kept = true;
-      logger.info('dry run: file kept locally, not delivered', { spoolPath: finalSpool });
-      return { rows: stats.rows, bytes, sha256, remotePath: null, target: null, spoolPath: finalSpool };
+      return { ...base, remotePath: null, target: null, spoolPath: finalSpool, ...(sent.kind === 'held' ? { held: sent.held } : {}) };
     }
-    const held = checkRowDrop(integration, ctx.runId, stats.rows, opts.previousDelivery);
-    if (held) {
-      // Kept (0600, like every spool file) for `ferry release`; the vendor's current file stays as it is.
-      kept = true;
-      return { rows: stats.rows, bytes, sha256, remotePath: null, target: null, spoolPath: finalSpool, held };
-    }
-    signal.throwIfAborted();
-    logger.info('delivery started', { destination: dest.id, remotePath });
-    await opts.beforeDeliver?.(remotePath);
-    const destination = opts.openDestination();
-    const receipt = await destination.deliver({ localPath: finalSpool, remotePath, bytes, runId: ctx.runId, signal });
-    await destination.close?.();
     kept = opts.keepSpool;
-    return { rows: stats.rows, bytes, sha256, remotePath: receipt.remotePath, target: receipt.target, spoolPath: kept ? finalSpool : null };
+    return { ...base, remotePath: sent.remotePath, target: sent.target, spoolPath: kept ? finalSpool : null };
   } catch (err) {
     if (signal.aborted) {
       throw new FerryError('aborted', `integration ${integration.id}: run stopped (${String(signal.reason instanceof Error ? signal.reason.message : signal.reason ?? 'aborted')}); nothing was delivered`, {

@@ -8,6 +8,7 @@ import { FerryError, toFerryError } from '../core/errors.js';
 import type { FerryConfig, Integration } from '../config/model.js';
 import { sha256OfFile } from './delta-baseline.js';
 import { describeSetFiles, keepBaseline, setSha256 } from './execute-bundle.js';
+import { deliverOrHold } from './deliver.js';
 import { renderRunPath } from './run-paths.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import type { ReceiptJournal } from '../runs/receipts.js';
@@ -61,25 +62,24 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
   if (!claimed) throw new FerryError('params', `run ${runId} of ${integration.id} is no longer held (another release got there first)`, { integration: integration.id, field: 'run-id' });
   const logger = deps.logger.child({ integration: integration.id, district: integration.district.id, runId });
   try {
-    const dest = integration.destination;
-    const at = run.scheduledFor ?? run.createdAt;
-    const destination = deps.openDestination(integration, logger);
-    let receipt: { remotePath: string; target: string };
-    let bytes: number;
-    if (setFiles) {
-      const requests = setFiles.map((f) => ({ localPath: path.join(file, f.name), remotePath: renderRunPath(integration, runId, at, f.name), bytes: f.bytes, runId, ...(signal ? { signal } : {}) }));
-      const folder = path.posix.dirname(requests[0]!.remotePath) + '/';
-      logger.info('held delivery released', { by, heldReason: run.holdReason, destination: dest.id, remotePath: folder, files: requests.length });
-      const receipts = await destination.deliverAll(requests);
-      receipt = { remotePath: folder, target: receipts[0]!.target };
-      bytes = setFiles.reduce((n, f) => n + f.bytes, 0);
-    } else {
-      const remotePath = renderRunPath(integration, runId, at);
-      logger.info('held delivery released', { by, heldReason: run.holdReason, destination: dest.id, remotePath });
-      bytes = (await fsp.stat(file)).size;
-      receipt = await destination.deliver({ localPath: file, remotePath, bytes, runId, ...(signal ? { signal } : {}) });
-    }
-    await destination.close?.();
+    // Rendered for the run's slot, as when it was held.
+    const at = run.slotAt;
+    const size = setFiles ? 0 : (await fsp.stat(file)).size;
+    const outbox = setFiles
+      ? (() => {
+          const files = setFiles.map((f) => ({ localPath: path.join(file, f.name), remotePath: renderRunPath(integration, runId, at, f.name), bytes: f.bytes }));
+          return { files, set: true, recordedPath: path.posix.dirname(files[0]!.remotePath) + '/', rows: run.rows ?? 0 };
+        })()
+      : (() => {
+          const remotePath = renderRunPath(integration, runId, at);
+          return { files: [{ localPath: file, remotePath, bytes: size }], set: false, recordedPath: remotePath, rows: run.rows ?? 0 };
+        })();
+    const bytes = outbox.files.reduce((n, f) => n + f.bytes, 0);
+    logger.info('held delivery released', { by, heldReason: run.holdReason, destination: integration.destination.id, remotePath: outbox.recordedPath, ...(setFiles ? { files: outbox.files.length } : {}) });
+    // The safety gate already spoke (a person has looked and lets it go): no previous delivery to compare with.
+    const sent = await deliverOrHold({ integration, runId, logger, signal, previousDelivery: null, openDestination: () => deps.openDestination(integration, logger) }, outbox);
+    if (sent.kind !== 'delivered') throw new FerryError('internal', `integration ${integration.id}: run ${runId} was not delivered on release`, { integration: integration.id });
+    const receipt = { remotePath: sent.remotePath, target: sent.target };
     await deps.receipts.write({
       runId,
       integrationId: integration.id,

@@ -14,7 +14,7 @@ import { createDestination } from '../delivery/create-destination.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import { executeRun, type RunResult } from '../pipeline/execute-run.js';
 import { releaseHeldRun } from '../pipeline/release-run.js';
-import type { Limiter, LimitKey } from '../scheduler/limiter.js';
+import type { Limiter, LimitKey } from './limiter.js';
 import type { DecisionInput, RunOutcome, RunRecord, RunStore, RunTrigger } from '../store/run-store.js';
 import { retryWithBackoff } from './backoff.js';
 import { createLeaseKeeper, oneLine, type LeaseKeeper } from './leases.js';

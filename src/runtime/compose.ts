@@ -6,7 +6,7 @@ import type { Source } from '../core/source.js';
 import type { FerryConfig, Integration } from '../config/model.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import { createRuns, type Runs } from '../runs/lifecycle.js';
-import { createLimiter, type Limiter } from '../scheduler/limiter.js';
+import { createLimiter, type Limiter } from '../runs/limiter.js';
 import { createQueueWorker, type QueueWorker } from '../scheduler/queue-worker.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import type { RunStore } from '../store/run-store.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLimiter } from '../../src/scheduler/limiter.js';
+import { createLimiter } from '../../src/runs/limiter.js';
 
 /** A run that holds its slot until the test lets it go. */
 function gate() {

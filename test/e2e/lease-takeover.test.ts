@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry, startDaemonProcess, tempDir, type DaemonProcess } from '../helpers/cli.js';
+import { ferry, REPO, startDaemonProcess, tempDir, type DaemonProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
 
 /**
@@ -231,5 +232,38 @@ describe('leases: who may declare a run dead', () => {
     expect(retry, `a retry of run ${String(lost.runId)} (trigger retry, retryOf ${String(lost.runId)}) after the restart; runs: ${runs.map((r) => `${String(r.id)} ${String(r.trigger)} ${String(r.status)}`).join(', ')}`).toBeDefined();
     expect(retry, `the retry of run ${String(lost.runId)}`).toMatchObject({ status: 'succeeded', rows: 3, attempt: 2 });
     expect(runs.filter((r) => r.scheduledFor === slot.toISOString()).map((r) => r.id), `records of the slot ${slot.toISOString()}`).toEqual([lost.runId]);
+  });
+  it('a SIGKILLed `ferry run` holds a lease like a daemon: once it lapses, the next `ferry run` records it interrupted, removes its spool file and runs', { timeout: 180_000 }, async () => {
+    const root = tempDir('ferry-lease-cli-');
+    roots.push(root);
+    const gate = await holdGate(9104);
+    // Its only slot is far away: only the CLI runs it here.
+    const configDir = writeConfig(root, 'config', { lockKey: 9104, slot: '0 0 1 1 *' });
+    const spoolDir = path.join(root, 'var', 'spool');
+    const cli = spawn(process.execPath, [path.join(REPO, 'dist/src/cli/main.js'), 'run', 'gated', '--config', configDir], { env: { ...process.env, ...env(), FERRY_USER: 'e2e-tester' }, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => cli.once('exit', () => resolve()));
+    // Wait until the run is recorded running under its lease and its spool file (student data) exists, then kill it.
+    let run: Json | undefined;
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(250)) {
+      run = (await history(configDir)).find((r) => r.integrationId === 'gated' && r.status === 'running');
+      if (run && fs.existsSync(spoolDir) && fs.readdirSync(spoolDir).some((f) => f.startsWith(`${String(run!.id)}-`))) break;
+    }
+    expect(run, 'the CLI run is recorded running').toMatchObject({ trigger: 'manual', requestedBy: 'e2e-tester' });
+    expect(run!.leaseOwner, 'the CLI run holds a lease').toEqual(expect.stringContaining(':'));
+    cli.kill('SIGKILL');
+    await exited;
+
+    // While its lease holds, the run may still be alive as far as anyone can tell: a second run is refused.
+    const refused = await ferry(['run', 'gated', '--config', configDir], { env: env() });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain('already running');
+    // Once the lease has lapsed, the next run reaps it, removes its spool file, and runs.
+    while (new Date(String((await history(configDir)).find((r) => r.id === run!.id)!.leaseExpiresAt)).getTime() > Date.now() - 100) await sleep(250);
+    await gate.open();
+    const next = await ferry(['run', 'gated', '--config', configDir], { env: env() });
+    expect(next.code, next.stderr).toBe(0);
+    const killed = (await history(configDir)).find((r) => r.id === run!.id);
+    expect(killed).toMatchObject({ status: 'interrupted', errorKind: 'aborted' });
+    expect(fs.readdirSync(spoolDir), 'spool files left after the next run').toEqual([]);
   });
 });

@@ -360,12 +360,20 @@ export function createRuns(deps: RunsDeps): Runs {
           files: result.files ?? null,
           bundleMode: result.bundleMode ?? null,
         };
-        await receipts().write({ runId, integrationId: integration.id, deliveredAt: clock.now().toISOString(), outcome });
+        try {
+          await receipts().write({ runId, integrationId: integration.id, deliveredAt: clock.now().toISOString(), outcome });
+        } catch (err) {
+          // The file is out whatever the journal says: record it straight away rather than lose the run.
+          logger.warn('delivery receipt not journaled; recording it directly', { error: oneLine(err) });
+        }
         logger.info('run succeeded', { rows: result.rows, bytes: result.bytes, sha256: result.sha256, remotePath: result.remotePath, target: result.target });
         const lines = collector.take(runId);
         await persist(runId, 'the run’s log', logger, () => store.appendLogs(runId, lines));
         const recorded = await persist(runId, 'the delivery receipt', logger, () => store.recordReceipt(runId, outcome));
-        await receipts().remove(runId);
+        // A receipt left behind is harmless: replaying it finds the run already recorded.
+        await receipts()
+          .remove(runId)
+          .catch((err: unknown) => logger.warn('delivery receipt not removed from the journal', { error: oneLine(err) }));
         if (recorded) {
           announce(recorded.run);
           for (const s of recorded.superseded) announce(s);

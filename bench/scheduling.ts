@@ -14,7 +14,6 @@ import { performance } from 'node:perf_hooks';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
-import type { Integration } from '../src/config/model.js';
 import { createManualClock } from '../src/core/clock.js';
 import { ensureDemoSis } from '../src/demo/demo-sis.js';
 import type { RunTimings } from '../src/runs/lifecycle.js';

@@ -70,7 +70,6 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
   const { integration, logger, signal } = ctx;
   const at = ctx.scheduledFor ?? ctx.clock.now();
   if (integration.bundle) return executeBundleRun(ctx, opts, at);
-  const dest = integration.destination;
   // Render first: a path that escapes the base folder fails before any student data is read.
   const remotePath = renderRunPath(integration, ctx.runId, at);
 

@@ -87,7 +87,7 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
       outcome: { status: 'succeeded', rows: run.rows, bytes: run.bytes, sha256: run.sha256, remotePath: receipt.remotePath, target: receipt.target, files: run.files, bundleMode: run.bundleMode },
     });
     const record = await store.completeRelease(runId, { remotePath: receipt.remotePath, target: receipt.target });
-    await deps.receipts.remove(runId);
+    await deps.receipts.recorded(runId);
     deps.announce(record);
     logger.info('held delivery delivered', { by, remotePath: receipt.remotePath, target: receipt.target, rows: run.rows, bytes });
     // A held bulk of a delta integration becomes its baseline once it is out, as if it had gone out at once.

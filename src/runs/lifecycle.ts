@@ -122,6 +122,8 @@ export interface Runs {
   abortAll(reason: string): void;
   /** Resolves when no run is in flight, or after `timeoutMs`; true when idle. */
   waitIdle(timeoutMs: number): Promise<boolean>;
+  /** Stop the lease timer and close the receipt journal (the process is ending). */
+  close(): Promise<void>;
 }
 
 /** The store could not take a run's end before its lease lapsed: another process will reap it. */
@@ -140,7 +142,7 @@ export function createRuns(deps: RunsDeps): Runs {
   const inFlight = new Set<Promise<unknown>>();
   let draining = false;
   let journal: ReceiptJournal | undefined;
-  const receipts = () => (journal ??= createReceiptJournal(config().receiptsDir));
+  const receipts = () => (journal ??= createReceiptJournal(config().receiptsDir, owner));
 
   const leases = createLeaseKeeper({
     store,
@@ -370,10 +372,10 @@ export function createRuns(deps: RunsDeps): Runs {
         const lines = collector.take(runId);
         await persist(runId, 'the run’s log', logger, () => store.appendLogs(runId, lines));
         const recorded = await persist(runId, 'the delivery receipt', logger, () => store.recordReceipt(runId, outcome));
-        // A receipt left behind is harmless: replaying it finds the run already recorded.
+        // A receipt not marked recorded is harmless: replaying it finds the run already recorded.
         await receipts()
-          .remove(runId)
-          .catch((err: unknown) => logger.warn('delivery receipt not removed from the journal', { error: oneLine(err) }));
+          .recorded(runId)
+          .catch((err: unknown) => logger.warn('delivery receipt not marked recorded in the journal', { error: oneLine(err) }));
         if (recorded) {
           announce(recorded.run);
           for (const s of recorded.superseded) announce(s);
@@ -419,19 +421,22 @@ export function createRuns(deps: RunsDeps): Runs {
   }
 
   async function replayReceipts(): Promise<number> {
+    // Runs still in flight here record their own receipts; of the rest, the store is asked which it has already.
+    const waiting = (await receipts().pending()).filter((r) => !controllers.has(r.runId));
+    const known = new Map((await store.getRuns(waiting.map((r) => r.runId))).map((r) => [r.id, r]));
     let n = 0;
-    for (const receipt of await receipts().pending()) {
-      // A run still in flight here records its own receipt.
-      if (controllers.has(receipt.runId)) continue;
+    for (const receipt of waiting) {
+      const run = known.get(receipt.runId);
+      if (!run || (run.status === 'succeeded' && run.remotePath !== null)) continue;
       const recorded = await store.recordReceipt(receipt.runId, receipt.outcome);
-      if (recorded) {
-        n++;
-        deps.logger.info('delivery receipt recorded from the journal', { integration: receipt.integrationId, runId: receipt.runId, remotePath: receipt.outcome.remotePath, deliveredAt: receipt.deliveredAt });
-        announce(recorded.run);
-        for (const s of recorded.superseded) announce(s);
-      }
-      await receipts().remove(receipt.runId);
+      if (!recorded) continue;
+      n++;
+      deps.logger.info('delivery receipt recorded from the journal', { integration: receipt.integrationId, runId: receipt.runId, remotePath: receipt.outcome.remotePath, deliveredAt: receipt.deliveredAt });
+      announce(recorded.run);
+      for (const s of recorded.superseded) announce(s);
     }
+    for (const receipt of waiting) await receipts().recorded(receipt.runId);
+    await receipts().prune(clock.now(), async (ids) => (await store.getRuns(ids)).filter((r) => r.status === 'succeeded' && r.remotePath !== null).length === new Set(ids).size);
     return n;
   }
 
@@ -515,6 +520,10 @@ export function createRuns(deps: RunsDeps): Runs {
     active: () => inFlight.size,
     abortAll(reason) {
       for (const { controller } of controllers.values()) controller.abort(new Error(reason));
+    },
+    async close() {
+      leases.stop();
+      await journal?.close();
     },
     async waitIdle(timeoutMs) {
       if (inFlight.size === 0) return true;

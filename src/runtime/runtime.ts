@@ -88,7 +88,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
     close() {
       closing ??= (async () => {
-        runs.leases.stop();
+        await runs.close();
         await store.close().catch(() => undefined);
         await new Promise<void>((resolve) => {
           logger.on('finish', () => resolve());

@@ -392,10 +392,11 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
             note: run.status === 'running' || run.status === 'succeeded' ? run.note : `recorded from its delivery receipt (the run was ${run.status} in the store when the receipt arrived)`,
           })
           .returning('*');
-        // The chain's retry would send the same slot again: it is no longer needed.
-        const chain = run.retryOf ?? run.id;
-        const queued = await trx('runs').where({ status: 'queued', trigger: 'retry' }).where((q) => q.where({ retry_of: chain })).select('id');
+        // Another process interrupted it meanwhile and queued its retry, which would send the same slot again: that
+        // retry is no longer needed. (A run still recorded running has no retry queued, so the common case asks nothing.)
         const superseded: RunRecord[] = [];
+        const chain = run.retryOf ?? run.id;
+        const queued = run.status === 'running' ? [] : await trx('runs').where({ integration_id: run.integrationId, status: 'queued', trigger: 'retry', retry_of: chain }).select('id');
         for (const q of queued) {
           const [s] = await trx('runs')
             .where({ id: q.id, status: 'queued' })

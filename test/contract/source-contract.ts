@@ -1,8 +1,8 @@
 import { expect, it } from 'vitest';
-import { FerryError } from '../../src/core/errors.js';
 import type { BoundQuery, RowBatch, Source } from '../../src/core/source.js';
 import { generateDemoSis } from '../../src/demo/demo-sis-data.js';
 import { isRetryableFailure } from '../../src/runs/backoff.js';
+import { failureOf } from '../helpers/failure.js';
 
 /**
  * The contract every source kind passes, real or fake: same small interface, same behaviour. Each subject serves
@@ -40,16 +40,6 @@ export type NotApplicable = Partial<Record<'refusedLogin' | 'lostMidStream' | 'c
 
 const EVERY_STUDENT = { gradeMin: -1, gradeMax: 12, buildings: [], activeOnly: false };
 
-/** The failure of a read that must fail, as a FerryError. */
-async function failureOf(work: Promise<unknown>): Promise<FerryError> {
-  try {
-    await work;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FerryError);
-    return err as FerryError;
-  }
-  throw new Error('expected the read to fail, but it returned a result');
-}
 
 /** Student ids the demo SIS holds for those filters, computed straight from the generated data. */
 export function expectedStudentIds(f: { gradeMin: number; gradeMax: number; buildings: string[]; activeOnly: boolean }, key: 'student_id' | 'state_id' = 'student_id'): string[] {

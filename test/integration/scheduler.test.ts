@@ -10,6 +10,7 @@ import type { FerryConfig, Integration } from '../../src/config/model.js';
 import { ensureDemoSis } from '../../src/demo/demo-sis.js';
 import { createLogger, RunLogCollector } from '../../src/logging/logger.js';
 import type { Runs } from '../../src/runs/lifecycle.js';
+import { createReceiptJournal } from '../../src/runs/receipts.js';
 import { compose } from '../../src/runtime/compose.js';
 import type { QueueWorker } from '../../src/scheduler/queue-worker.js';
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
@@ -20,7 +21,6 @@ import { openRunStore, type RunRecord, type RunStore } from '../../src/store/run
  * store, driven by an injected clock: no real waiting.
  * Each test is a day in the life of one integration: downtime, DST, a blackout, a slot that overlaps, a failure.
  */
-const HOUR = 3_600_000;
 
 class Lines extends TransportStream {
   readonly lines: Record<string, unknown>[] = [];
@@ -505,8 +505,11 @@ describe('the run record under faults', () => {
     const tick = setInterval(() => h.clock.set(new Date(h.clock.now().getTime() + 20_000)), 20);
     const done = await report.finally(() => clearInterval(tick));
     expect(done.run.status).toBe('running');
-    expect(fs.readdirSync(h.config.receiptsDir)).toEqual([`${done.run.id}.json`]);
-    expect((fs.statSync(path.join(h.config.receiptsDir, `${done.run.id}.json`)).mode & 0o777).toString(8)).toBe('600');
+    const [journal] = fs.readdirSync(h.config.receiptsDir);
+    expect(journal).toMatch(/^daemon-a\.jsonl$/);
+    expect((fs.statSync(path.join(h.config.receiptsDir, journal!)).mode & 0o777).toString(8)).toBe('600');
+    const reader = createReceiptJournal(h.config.receiptsDir, 'reader');
+    expect((await reader.pending()).map((r) => [r.runId, r.outcome.sha256])).toEqual([[done.run.id, expect.stringMatching(/^[0-9a-f]{64}$/)]]);
     // Another daemon reaps the lapsed lease (interrupted, retry queued) before the store comes back here.
     h.clock.set(new Date(h.clock.now().getTime() + 120_000));
     expect((await h.lifecycle.reap()).map((r) => r.id)).toEqual([done.run.id]);
@@ -515,6 +518,6 @@ describe('the run record under faults', () => {
     const runs = await h.runs();
     expect(runs.map((r) => [r.status, r.trigger])).toEqual([['succeeded', 'schedule'], ['superseded', 'retry']]);
     expect(runs[0]).toMatchObject({ remotePath: expect.stringContaining(path.join('out', 'nightly')), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(fs.readdirSync(h.config.receiptsDir)).toEqual([]);
+    expect(await reader.pending()).toEqual([]);
   });
 });

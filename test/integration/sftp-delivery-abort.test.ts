@@ -13,6 +13,7 @@ import { sftpDestinationSchema } from '../../src/config/schema.js';
 import { FerryError } from '../../src/core/errors.js';
 import { createSftpDestination } from '../../src/delivery/sftp-destination.js';
 import { requireSshd, startSshd, startTcpProxy, type SshdServer, type TcpProxy } from '../helpers/sshd.js';
+import { failureOf } from '../helpers/failure.js';
 
 // Deliveries that are stopped or cut mid-upload, folders made by many runs at once, and a folder the user may not
 // write, against the real OpenSSH sshd. A TCP proxy holds an upload in flight, so "mid-upload" does not depend on speed.
@@ -22,15 +23,6 @@ const execFileAsync = promisify(execFile);
 const ok = requireSshd();
 const BIG = 40 * 1024 * 1024;
 
-async function failureOf(work: Promise<unknown>): Promise<FerryError> {
-  try {
-    await work;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FerryError);
-    return err as FerryError;
-  }
-  throw new Error('expected the delivery to fail, but it succeeded');
-}
 
 const names = async (dir: string) => (await readdir(dir)).sort();
 

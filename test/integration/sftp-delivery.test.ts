@@ -8,11 +8,11 @@ import winston from 'winston';
 import TransportStream from 'winston-transport';
 import type { NamedDestination } from '../../src/config/model.js';
 import { sftpDestinationSchema } from '../../src/config/schema.js';
-import { FerryError } from '../../src/core/errors.js';
 import { createSftpDestination } from '../../src/delivery/sftp-destination.js';
 import { generateEd25519KeyPair } from '../../src/demo/ssh-keys.js';
 import { freePort } from '../helpers/postgres.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { failureOf } from '../helpers/failure.js';
 
 // Not covered here, on purpose:
 // - password authentication: the test sshd allows public keys only (PasswordAuthentication no, UsePAM no);
@@ -31,15 +31,6 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-async function failureOf(work: Promise<unknown>): Promise<FerryError> {
-  try {
-    await work;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FerryError);
-    return err as FerryError;
-  }
-  throw new Error('expected the delivery to fail, but it succeeded');
-}
 
 describe.skipIf(!ok)('SFTP delivery to a real OpenSSH sshd', () => {
   let server: SshdServer;

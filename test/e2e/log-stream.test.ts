@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
 import { makeDemoConfigDir } from '../helpers/demo-config.js';
-import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { startOwnPostgres, type PostgresServer } from '../helpers/postgres.js';
 
 /**
  * Issue 9, item 12: in a PostgreSQL outage knex printed "Acquire connection error" stack traces straight to the daemon's
@@ -14,7 +14,7 @@ describe('the daemon’s stdout stays one JSON log stream when its PostgreSQL ru
 
   beforeAll(async () => {
     // Its own server, not the run's shared one: this test stops it.
-    pgServer = await startPostgres();
+    pgServer = await startOwnPostgres();
   });
   afterAll(async () => {
     daemon?.child.kill('SIGKILL');

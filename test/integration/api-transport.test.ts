@@ -42,7 +42,7 @@ describe('API sources refuse http:// except to loopback', () => {
 
   it('run time: PowerSchool refuses before sending anything, naming the source and baseUrl', async () => {
     const source = createPowerSchoolSource({ ...common, baseUrl: url });
-    const err = await source.testConnection().then(() => undefined, (e: unknown) => e);
+    const err = await source.testConnection!().then(() => undefined, (e: unknown) => e);
     await source.close();
     expect(err).toBeInstanceOf(FerryError);
     expect(err).toMatchObject({ kind: 'config', field: 'sources.district-api.baseUrl' });
@@ -52,7 +52,7 @@ describe('API sources refuse http:// except to loopback', () => {
 
   it('run time: eSchoolData refuses its token request, naming tokenUrl', async () => {
     const source = createESchoolDataSource({ ...common, tokenUrl: `${url}/api/v1/auth/token`, apiBase: `${url}/api/v1` });
-    const err = await source.testConnection().then(() => undefined, (e: unknown) => e);
+    const err = await source.testConnection!().then(() => undefined, (e: unknown) => e);
     await source.close();
     expect(err).toMatchObject({ kind: 'config', field: 'sources.district-api.tokenUrl' });
     expect(requests).toBe(0);

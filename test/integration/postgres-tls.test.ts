@@ -52,7 +52,7 @@ describe('PostgreSQL source TLS against a real server with ssl = on', () => {
   };
 
   const failure = async (source: Source): Promise<FerryError> => {
-    const err = await source.testConnection().then(
+    const err = await source.testConnection!().then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -62,7 +62,7 @@ describe('PostgreSQL source TLS against a real server with ssl = on', () => {
 
   it('by default (no ssl setting) connects over TLS to a host that is not loopback, trusting the CA given as sslCa', async () => {
     const source = open({ host: address, sslCa: 'district-sis-ca.pem' });
-    await expect(source.testConnection()).resolves.toMatchObject({ server: expect.stringMatching(/^PostgreSQL /) });
+    await expect(source.testConnection!()).resolves.toMatchObject({ server: expect.stringMatching(/^PostgreSQL /) });
     expect(await sslInUse(source)).toBe(true);
   });
 

@@ -43,6 +43,7 @@ export function createSource(config: NamedSource, ctx: { configDir: string; inte
         password: config.password ? secret(config.password, 'password') : undefined,
         encrypt: config.encrypt,
         trustServerCertificate: config.trustServerCertificate,
+        sslCa: config.sslCa ? readFileAt(config.sslCa, ctx.configDir, config.id, ctx.integration) : undefined,
         connectTimeoutSeconds: config.connectTimeoutSeconds,
         requestTimeoutSeconds: config.requestTimeoutSeconds,
         readOnlyIntent: config.readOnlyIntent,

@@ -88,6 +88,8 @@ export const schoolToolSourceSchema = z
     /** 'strict' (TDS 8.0, SQL Server 2022+) refuses to fall back to cleartext; true encrypts when the server offers TLS. */
     encrypt: z.union([z.boolean(), z.literal('strict')]).default(true),
     trustServerCertificate: z.boolean().default(false),
+    /** PEM file of the CA that signed the server's certificate (needed for a private CA; 'strict' ignores trustServerCertificate). */
+    sslCa: z.string().min(1).optional(),
     connectTimeoutSeconds: positiveInt.default(15),
     requestTimeoutSeconds: positiveInt.default(600),
     readOnlyIntent: z.boolean().default(true),

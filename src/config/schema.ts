@@ -226,6 +226,8 @@ export const ferryFileSchema = z.strictObject({
   alerts: alertsSchema.optional(),
   shutdownGraceSeconds: z.number().int().min(0).default(30),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** Keep drivers' own error text (which may quote student data) in <dataDir>/logs/driver-debug.log (0600); off by default. */
+  debugLog: z.boolean().default(false),
   sources: z.record(slug, sourceSchema).default({}),
   destinations: z.record(slug, destinationSchema).default({}),
   demo: z

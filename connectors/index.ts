@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { FerryError } from '../src/core/errors.js';
 import type { Source } from '../src/core/source.js';
 import type { NamedSource } from '../src/config/model.js';
 import type { SecretRef } from '../src/config/schema.js';
@@ -24,6 +27,7 @@ export function createSource(config: NamedSource, ctx: { configDir: string; inte
         user: config.user,
         password: config.password ? secret(config.password, 'password') : undefined,
         ssl: config.ssl,
+        sslCa: config.sslCa ? readFileAt(config.sslCa, ctx.configDir, config.id, ctx.integration) : undefined,
         connectTimeoutSeconds: config.connectTimeoutSeconds,
         statementTimeoutSeconds: config.statementTimeoutSeconds,
         integration: ctx.integration,
@@ -39,6 +43,7 @@ export function createSource(config: NamedSource, ctx: { configDir: string; inte
         password: config.password ? secret(config.password, 'password') : undefined,
         encrypt: config.encrypt,
         trustServerCertificate: config.trustServerCertificate,
+        sslCa: config.sslCa ? readFileAt(config.sslCa, ctx.configDir, config.id, ctx.integration) : undefined,
         connectTimeoutSeconds: config.connectTimeoutSeconds,
         requestTimeoutSeconds: config.requestTimeoutSeconds,
         readOnlyIntent: config.readOnlyIntent,
@@ -70,4 +75,17 @@ export function createSource(config: NamedSource, ctx: { configDir: string; inte
         integration: ctx.integration,
       });
   }
+}
+
+/** A file named in a source's config (relative to the config folder), read when connecting. */
+function readFileAt(file: string, configDir: string, sourceId: string, integration?: string): () => string {
+  const at = path.resolve(configDir, file);
+  return () => {
+    try {
+      return fs.readFileSync(at, 'utf8');
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
+      throw new FerryError('config', `${integration ? `integration ${integration}: ` : ''}source ${sourceId}: the CA file ${at} (sslCa) ${why}`, { integration, field: `sources.${sourceId}.sslCa`, cause: err });
+    }
+  };
 }

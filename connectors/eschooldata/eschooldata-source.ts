@@ -47,6 +47,7 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
     const res = await http.send({
       method: 'POST',
       url: opts.tokenUrl,
+      field: `sources.${opts.id}.tokenUrl`,
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: form.toString(),
       signal,

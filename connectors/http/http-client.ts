@@ -3,6 +3,7 @@ import https from 'node:https';
 import axios from 'axios';
 import type { Logger } from 'winston';
 import { FerryError } from '../../src/core/errors.js';
+import { isCleartextRemoteUrl } from '../../src/core/loopback.js';
 import { backoffMs, realSleep, type Sleep } from '../../src/runs/backoff.js';
 import { BAD_JSON, classifyNetworkFailure, classifyStatus, TIMEOUT } from './http-errors.js';
 import { createSemaphore } from './semaphore.js';
@@ -40,6 +41,8 @@ export interface HttpRequest {
   body?: string | undefined;
   signal?: AbortSignal | undefined;
   logger?: Logger | undefined;
+  /** The config field holding this URL when it is not the client's `field` (eSchoolData's tokenUrl). */
+  field?: string | undefined;
 }
 
 export interface HttpResponse {
@@ -134,6 +137,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   return {
     async send(req) {
       const path = pathOf(req.url);
+      if (isCleartextRemoteUrl(req.url)) {
+        // Checked here too, not only by validate: this is the last place before a secret or a record leaves the machine.
+        throw new FerryError('config', `${opts.who}: refuses to send ${req.method} ${path} to ${new URL(req.url).host} over http://; use an https:// URL (http:// is allowed only to loopback)`, {
+          integration: opts.integration,
+          field: req.field ?? opts.field,
+        });
+      }
       const attempts = opts.retries + 1;
       for (let attempt = 1; ; attempt++) {
         const started = Date.now();

@@ -18,7 +18,7 @@ export interface PgErrorClass {
   /** Whether `code` is a SQLSTATE from the server (else an errno, or nothing). */
   sqlstate: boolean;
   /** Which source option the user would look at, if any. */
-  option?: 'host' | 'password' | 'database' | 'statementTimeoutSeconds';
+  option?: 'host' | 'password' | 'database' | 'statementTimeoutSeconds' | 'ssl' | 'sslCa';
 }
 
 type Row = readonly [code: string, kind: ErrorKind, what: string, option?: PgErrorClass['option']];
@@ -49,6 +49,15 @@ const ERRNO_AT_CONNECT: readonly Row[] = [
   ['ETIMEDOUT', 'source_connect', 'did not answer in time', 'host'],
   ['ECONNRESET', 'source_connect', 'dropped the connection while connecting', 'host'],
   ['EPIPE', 'source_connect', 'dropped the connection while connecting', 'host'],
+  // TLS: the certificate did not verify. Retrying cannot help; the CA (sslCa) or the server's certificate must change.
+  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'source_auth', 'presented a self-signed certificate that no trusted CA signed: give its CA as sslCa', 'sslCa'],
+  ['SELF_SIGNED_CERT_IN_CHAIN', 'source_auth', 'presented a certificate from a CA that is not trusted: give that CA as sslCa', 'sslCa'],
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'source_auth', 'presented a certificate that no trusted CA signed: give its CA as sslCa', 'sslCa'],
+  ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'source_auth', 'presented a certificate that no trusted CA signed: give its CA as sslCa', 'sslCa'],
+  ['UNABLE_TO_GET_ISSUER_CERT', 'source_auth', 'presented a certificate that no trusted CA signed: give its CA as sslCa', 'sslCa'],
+  ['CERT_HAS_EXPIRED', 'source_auth', 'presented an expired certificate', 'sslCa'],
+  ['CERT_NOT_YET_VALID', 'source_auth', 'presented a certificate that is not valid yet', 'sslCa'],
+  ['ERR_TLS_CERT_ALTNAME_INVALID', 'source_auth', 'presented a certificate for another host name: connect by a name the certificate holds', 'host'],
 ];
 
 /** A connection that breaks after it was established: the query may well work next time. */
@@ -65,6 +74,7 @@ export function classifyPgError(err: unknown, phase: PgPhase): PgErrorClass {
   const sqlstate = fromServer && code !== undefined;
   if (row) return { kind: row[1], what: row[2], code, sqlstate, ...(row[3] ? { option: row[3] } : {}) };
   if (phase === 'connect') {
+    if (/does not support SSL/i.test(message)) return { kind: 'source_connect', what: 'does not offer TLS, and ssl asks for it: turn ssl on at the server (or, on a trusted network only, set ssl: false with allowPlaintext: true)', code, sqlstate, option: 'ssl' };
     if (/timeout/i.test(message)) return { kind: 'source_connect', what: 'did not answer in time', code, sqlstate, option: 'host' };
     return { kind: 'source_connect', what: 'could not be connected to', code, sqlstate, option: 'host' };
   }

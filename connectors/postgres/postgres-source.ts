@@ -7,6 +7,7 @@ import { classifyPgError, showsServerMessage, type PgPhase } from './pg-errors.j
 import { compileNamedSql } from '../../src/core/named-sql.js';
 import type { BoundQuery, ConnectionInfo, CsvCopyRequest, CsvCopyStream, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { planCsvCopy } from './csv-copy-plan.js';
+import { isLoopbackHost } from '../../src/core/loopback.js';
 
 export interface PostgresSourceOptions {
   id: string;
@@ -16,7 +17,10 @@ export interface PostgresSourceOptions {
   user: string;
   /** Called only when connecting, so the secret is read as late as possible. */
   password?: (() => string) | undefined;
-  ssl: boolean | 'require' | 'verify-full';
+  /** See the `ssl` setting in config/schema.ts: unset verifies the certificate unless the host is loopback. */
+  ssl?: boolean | 'require' | 'verify-full' | 'insecure-no-verify' | undefined;
+  /** The CA's PEM text (sslCa), read when connecting. */
+  sslCa?: (() => string) | undefined;
   connectTimeoutSeconds: number;
   statementTimeoutSeconds?: number | undefined;
   integration?: string | undefined;
@@ -55,7 +59,7 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
       database: opts.database,
       user: opts.user,
       password: opts.password?.(),
-      ssl: opts.ssl === false ? false : opts.ssl === 'verify-full' ? { rejectUnauthorized: true } : { rejectUnauthorized: false },
+      ssl: tlsOptions(opts),
       connectionTimeoutMillis: opts.connectTimeoutSeconds * 1000,
       statement_timeout: opts.statementTimeoutSeconds ? opts.statementTimeoutSeconds * 1000 : undefined,
       application_name: 'ferry',
@@ -163,6 +167,14 @@ export function createPostgresSource(opts: PostgresSourceOptions): Source {
       await c?.end().catch(() => undefined);
     },
   };
+}
+
+/** TLS for node-postgres: verified unless the config says otherwise in so many words (ssl: false or 'insecure-no-verify'). */
+function tlsOptions(opts: PostgresSourceOptions): false | { rejectUnauthorized: boolean; ca?: string } {
+  const ssl = opts.ssl ?? !isLoopbackHost(opts.host);
+  if (ssl === false) return false;
+  if (ssl === 'insecure-no-verify') return { rejectUnauthorized: false };
+  return { rejectUnauthorized: true, ...(opts.sslCa ? { ca: opts.sslCa() } : {}) };
 }
 
 /** A driver error as one sentence: the table decides the kind; the server's text is shown only where it holds no row data. */

@@ -92,5 +92,7 @@ function validationFailedFields(res: HttpResponse): { field: string; code: strin
     return undefined;
   }
   if (!isObject(body) || !Array.isArray(body['errors']) || !/validation/i.test(String(body['message'] ?? ''))) return undefined;
-  return body['errors'].filter(isObject).map((e) => ({ field: String(e['field'] ?? '?'), code: String(e['code'] ?? '?') }));
+  // Field names and codes are identifiers; anything else the server put there is not repeated.
+  const word = (v: unknown) => (typeof v === 'string' && /^[A-Za-z0-9_. -]{1,60}$/.test(v) ? v : '?');
+  return body['errors'].filter(isObject).map((e) => ({ field: word(e['field']), code: word(e['code']) }));
 }

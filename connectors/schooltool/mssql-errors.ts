@@ -1,4 +1,5 @@
 import type { ErrorKind } from '../../src/core/errors.js';
+import { NOT_ENCRYPTED } from './require-encryption.js';
 
 /**
  * The one table that says what a SQL Server (mssql/tedious) failure means. Server errors are matched by error number,
@@ -15,7 +16,7 @@ export interface MssqlErrorClass {
   /** "error 1205" or the mssql code, for the message. */
   code: string | undefined;
   /** Which source option the user would look at, if any ('query.sql' for the extract's SQL). */
-  option?: 'host' | 'password' | 'database' | 'instanceName' | 'requestTimeoutSeconds' | 'query.sql';
+  option?: 'host' | 'password' | 'database' | 'instanceName' | 'requestTimeoutSeconds' | 'query.sql' | 'encrypt' | 'sslCa';
   /** The server's own message may be shown (it names the SQL or the login, never row values). */
   showMessage: boolean;
 }
@@ -67,10 +68,16 @@ export function classifyMssqlError(err: unknown, phase: MssqlPhase): MssqlErrorC
   const rawCode = typeof e.code === 'string' ? e.code : undefined;
   const code = rawCode === 'EREQUEST' && number === undefined && typeof e.originalError?.code === 'string' ? e.originalError.code : rawCode;
   const message = typeof e.message === 'string' ? e.message : '';
+  const tlsCode = certificateCode(e);
+  if (tlsCode) {
+    return { kind: 'source_auth', what: `presented a TLS certificate that cannot be verified (${tlsCode}): give the CA that signed it as sslCa`, code: undefined, option: 'sslCa', showMessage: false };
+  }
   const row = number === undefined ? undefined : BY_NUMBER.get(number);
   const label = number === undefined ? code : `error ${number}`;
   if (row) return { kind: row[0], what: row[1], code: label, showMessage: row[3] === true, ...(row[2] ? { option: row[2] } : {}) };
   switch (code) {
+    case NOT_ENCRYPTED:
+      return { kind: 'source_connect', what: 'does not encrypt the connection (its PRELOGIN answer offers no TLS) while encrypt is on: neither the login nor a query was sent; give the server a certificate, or set encrypt: false only on a trusted network', code: undefined, option: 'encrypt', showMessage: false };
     case 'ELOGIN':
       return { kind: 'source_auth', what: 'refused the login for user {user} (wrong password, or the login is not allowed)', code, option: 'password', showMessage: true };
     case 'EINSTLOOKUP':
@@ -92,4 +99,16 @@ export function classifyMssqlError(err: unknown, phase: MssqlPhase): MssqlErrorC
     return { kind: 'source_transient', what: 'lost the connection mid-query', code, showMessage: false };
   }
   return { kind: 'source_query', what: 'failed the query', code, option: 'query.sql', showMessage: false };
+}
+
+/** Node's codes for a certificate that did not verify, found on the error or the errors it wraps. */
+const CERTIFICATE = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+function certificateCode(err: unknown): string | undefined {
+  let e = err as { code?: unknown; originalError?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string' && CERTIFICATE.test(e.code)) return e.code;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return undefined;
 }

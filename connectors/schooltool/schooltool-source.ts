@@ -2,6 +2,7 @@ import sql from 'mssql';
 import { FerryError } from '../../src/core/errors.js';
 import { abortedError, throwIfAborted } from '../aborted.js';
 import { classifyMssqlError, type MssqlPhase } from './mssql-errors.js';
+import { refuseCleartext } from './require-encryption.js';
 import type { BoundQuery, CellValue, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { converterFor, typedParameters, type ColumnMeta, type Convert } from './tsql-values.js';
 
@@ -17,11 +18,13 @@ export interface SchoolToolSourceOptions {
   /** Called only when connecting, so the secret is read as late as possible. */
   password?: (() => string) | undefined;
   /**
-   * true: TLS when the server offers it (tedious then continues in cleartext if the server says it cannot encrypt);
-   * 'strict': TDS 8.0, TLS before anything else, so a downgrade is impossible (SQL Server 2022+).
+   * true: TLS inside the TDS 7.x handshake; a server that answers it cannot encrypt gets neither the login nor a query
+   * (see require-encryption.ts). 'strict': TDS 8.0, TLS before anything else (SQL Server 2022+). false: cleartext.
    */
   encrypt: boolean | 'strict';
   trustServerCertificate: boolean;
+  /** The CA's PEM text (sslCa), read when connecting. */
+  sslCa?: (() => string) | undefined;
   connectTimeoutSeconds: number;
   requestTimeoutSeconds: number;
   readOnlyIntent: boolean;
@@ -224,6 +227,7 @@ function poolConfig(opts: SchoolToolSourceOptions, password: string): sql.config
     encrypt: opts.encrypt,
     trustServerCertificate: opts.trustServerCertificate,
     readOnlyIntent: opts.readOnlyIntent,
+    ...(opts.sslCa ? { cryptoCredentialsDetails: { ca: opts.sslCa() } } : {}),
     appName: 'ferry',
     // Dates are sent and read as UTC calendar values, never through the process time zone.
     useUTC: true,
@@ -242,6 +246,7 @@ function poolConfig(opts: SchoolToolSourceOptions, password: string): sql.config
     // Check a pooled connection's socket instead of running SELECT 1 before every request.
     validateConnection: 'socket',
     options,
+    ...(opts.encrypt === true ? { beforeConnect: refuseCleartext } : {}),
   };
 }
 

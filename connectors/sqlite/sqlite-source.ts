@@ -43,6 +43,7 @@ export function createSqliteSource(opts: SqliteSourceOptions): Source {
       try {
         stmt = conn.prepare(compiled.text);
       } catch (err) {
+        // Preparing sees only the SQL, so its message (no such column, syntax) names the extract's own text, never a row.
         throw new FerryError('source_query', `${who}: query failed: ${(err as Error).message}`, { integration: opts.integration, field: 'query.sql', cause: err });
       }
       if (!stmt.reader) throw new FerryError('source_query', `${who}: query returns no rows (is it a SELECT?)`, { integration: opts.integration, field: 'query.sql' });
@@ -64,7 +65,9 @@ export function createSqliteSource(opts: SqliteSourceOptions): Source {
         }
       } catch (err) {
         if (err instanceof FerryError) throw err;
-        throw new FerryError('source_query', `${who}: query failed: ${(err as Error).message}`, { integration: opts.integration, field: 'query.sql', cause: err });
+        // While rows are read, SQLite's message may come from a value (a function's error over a row): only its code.
+        const code = (err as { code?: unknown }).code;
+        throw new FerryError('source_query', `${who}: SQLite failed the query while reading rows${typeof code === 'string' ? ` (${code})` : ''}`, { integration: opts.integration, field: 'query.sql', cause: err });
       }
       if (batch.length > 0 || !yielded) yield { columns, rows: batch as RowBatch['rows'] };
     },

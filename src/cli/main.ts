@@ -143,7 +143,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     io.err(`ferry: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (verbose && err instanceof Error) io.err(`${err.stack}\n${err.cause instanceof Error ? `caused by: ${err.cause.stack}\n` : ''}`);
+    if (verbose && err instanceof Error) io.err(`${err.stack}\n${err.cause instanceof Error ? `caused by: ${framesOnly(err.cause)}\n` : ''}`);
     return isFerryError(err) && (err.kind === 'config' || err.kind === 'params') ? 2 : 1;
   }
 }
@@ -155,4 +155,11 @@ if (isMain) {
   runCli(process.argv.slice(2), io).then((code) => {
     process.exitCode = code;
   });
+}
+
+/** A cause's name, code and stack frames, without its message: a driver's text may quote student data (see debugLog). */
+function framesOnly(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+  return [`${err.name}${typeof code === 'string' ? ` (${code})` : ''}; its text is kept only in the driver debug log (debugLog: true)`, ...frames].join('\n');
 }

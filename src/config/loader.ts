@@ -196,6 +196,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
     alerts: main.alerts ? Object.freeze(main.alerts) : null,
     shutdownGraceSeconds: main.shutdownGraceSeconds,
     logLevel: main.logLevel,
+    debugLog: main.debugLog,
     sources,
     destinations,
     extracts,

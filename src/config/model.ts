@@ -140,6 +140,8 @@ export interface FerryConfig {
   readonly alerts: AlertsConfig | null;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Drivers' raw error text to <logDir>/driver-debug.log (see logging/driver-debug.ts). */
+  readonly debugLog: boolean;
   readonly sources: ReadonlyMap<string, NamedSource>;
   readonly destinations: ReadonlyMap<string, NamedDestination>;
   readonly extracts: ReadonlyMap<string, Extract>;

@@ -27,6 +27,7 @@ const RULES: Rules = {
   alerts: 'live',
   shutdownGraceSeconds: 'live',
   logLevel: 'live',
+  debugLog: 'live',
   sources: 'live',
   destinations: 'live',
   extracts: 'live',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import cron from 'node-cron';
+import { isCleartextRemoteUrl, isLoopbackHost } from '../core/loopback.js';
 
 /**
  * The file schemas. Everything a user writes is parsed here once; the loader then cross-checks references
@@ -48,18 +49,31 @@ export const sqliteSourceSchema = z.strictObject({
   maxConcurrency: positiveInt.optional(),
 });
 
-export const postgresSourceSchema = z.strictObject({
-  kind: z.literal('postgres'),
-  host: z.string().min(1),
-  port: port.default(5432),
-  database: z.string().min(1),
-  user: z.string().min(1),
-  password: secretRef.optional(),
-  ssl: z.union([z.boolean(), z.enum(['require', 'verify-full'])]).default(false),
-  connectTimeoutSeconds: positiveInt.default(10),
-  statementTimeoutSeconds: positiveInt.optional(),
-  maxConcurrency: positiveInt.optional(),
-});
+export const postgresSourceSchema = z
+  .strictObject({
+    kind: z.literal('postgres'),
+    host: z.string().min(1),
+    port: port.default(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    password: secretRef.optional(),
+    /**
+     * Unset: TLS with the server's certificate verified, except to a loopback host (no TLS). true, 'require' and
+     * 'verify-full' all verify the certificate and host name; 'insecure-no-verify' encrypts without verifying; false is
+     * cleartext, which a host that is not loopback also needs `allowPlaintext: true` for.
+     */
+    ssl: z.union([z.boolean(), z.enum(['require', 'verify-full', 'insecure-no-verify'])]).optional(),
+    /** PEM file of the CA that signed the server's certificate (a self-signed certificate is its own CA); else the system CAs. */
+    sslCa: z.string().min(1).optional(),
+    allowPlaintext: z.boolean().optional(),
+    connectTimeoutSeconds: positiveInt.default(10),
+    statementTimeoutSeconds: positiveInt.optional(),
+    maxConcurrency: positiveInt.optional(),
+  })
+  .refine((s) => !(s.ssl === false && !isLoopbackHost(s.host) && s.allowPlaintext !== true), {
+    message: 'false sends the password and every row in cleartext to a host that is not loopback; remove it (TLS, certificate verified), or add allowPlaintext: true to accept that',
+    path: ['ssl'],
+  });
 
 /** SchoolTool runs on SQL Server; reached with mssql (tedious). */
 export const schoolToolSourceSchema = z
@@ -74,6 +88,8 @@ export const schoolToolSourceSchema = z
     /** 'strict' (TDS 8.0, SQL Server 2022+) refuses to fall back to cleartext; true encrypts when the server offers TLS. */
     encrypt: z.union([z.boolean(), z.literal('strict')]).default(true),
     trustServerCertificate: z.boolean().default(false),
+    /** PEM file of the CA that signed the server's certificate (needed for a private CA; 'strict' ignores trustServerCertificate). */
+    sslCa: z.string().min(1).optional(),
     connectTimeoutSeconds: positiveInt.default(15),
     requestTimeoutSeconds: positiveInt.default(600),
     readOnlyIntent: z.boolean().default(true),
@@ -81,7 +97,10 @@ export const schoolToolSourceSchema = z
   })
   .refine((s) => !(s.port !== undefined && s.instanceName !== undefined), { message: 'give a port or an instanceName, not both', path: ['instanceName'] });
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+// http:// only to loopback: the client secret travels in HTTP Basic auth, and then every record.
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .refine((u) => !isCleartextRemoteUrl(u), { message: 'must be an https:// URL: http:// is allowed only to loopback (127.0.0.1, ::1, localhost), since the client secret and every record would cross the network in clear' });
 const apiCommon = {
   clientId: z.union([z.string().min(1), secretRef]),
   clientSecret: secretRef,
@@ -207,6 +226,8 @@ export const ferryFileSchema = z.strictObject({
   alerts: alertsSchema.optional(),
   shutdownGraceSeconds: z.number().int().min(0).default(30),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** Keep drivers' own error text (which may quote student data) in <dataDir>/logs/driver-debug.log (0600); off by default. */
+  debugLog: z.boolean().default(false),
   sources: z.record(slug, sourceSchema).default({}),
   destinations: z.record(slug, destinationSchema).default({}),
   demo: z

@@ -11,6 +11,7 @@ import type { FerryConfig, Integration } from '../config/model.js';
 import { blackoutNow } from '../config/blackouts.js';
 import { resolveIntegrationParams, type ResolvedParams } from '../config/params.js';
 import { createDestination } from '../delivery/create-destination.js';
+import { recordDriverText } from '../logging/driver-debug.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import { executeRun, type RunResult } from '../pipeline/execute-run.js';
 import { releaseHeldRun } from '../pipeline/release-run.js';
@@ -388,6 +389,11 @@ export function createRuns(deps: RunsDeps): Runs {
         const status = failure.kind === 'aborted' ? 'interrupted' : failure.kind === 'superseded' ? 'superseded' : 'failed';
         if (status === 'superseded') logger.warn('run superseded', { error: failure.message });
         else logger.error(status === 'interrupted' ? 'run interrupted' : 'run failed', { errorKind: failure.kind, field: failure.field, error: failure.message });
+        try {
+          recordDriverText(config(), { runId, integration: integration.id }, failure);
+        } catch (err) {
+          logger.warn('driver debug log not written', { error: oneLine(err) });
+        }
         outcome = { status, errorKind: failure.kind, error: failure.message };
       } else if (result!.held) {
         const h = result!.held;

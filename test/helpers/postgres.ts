@@ -106,7 +106,14 @@ export async function startPostgres(): Promise<PostgresServer> {
 }
 
 /** A server of this process's own, even when FERRY_TEST_PG_URL names a shared one: a test that stops it needs it. */
-export async function startOwnPostgres(): Promise<OwnPostgresServer> {
+export interface OwnPostgresOptions {
+  /** ssl = on with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
+  /** Addresses to listen on besides 127.0.0.1 (a TLS test needs one Ferry does not treat as loopback). */
+  listen?: readonly string[];
+}
+
+export async function startOwnPostgres(options: OwnPostgresOptions = {}): Promise<OwnPostgresServer> {
   const bin = findPgBinDir();
   const owner = postgresOwner();
   const dir = await mkdtemp(join(tmpdir(), 'ferry-pg-'));
@@ -152,9 +159,19 @@ export async function startOwnPostgres(): Promise<OwnPostgresServer> {
     await run('initdb', ['-D', data, '-U', user, '--auth=scram-sha-256', `--pwfile=${pwfile}`,
       '-E', 'UTF8', '--locale=C', '--no-sync']);
     await rm(pwfile, { force: true });
+    if (options.tls) {
+      // PostgreSQL refuses a key file that group or others can read.
+      await writeFile(join(data, 'server.crt'), options.tls.cert, { mode: 0o600 });
+      await writeFile(join(data, 'server.key'), options.tls.key, { mode: 0o600 });
+      if (owner) for (const f of ['server.crt', 'server.key']) chownSync(join(data, f), owner.uid, owner.gid);
+    }
+    if (options.listen?.length) {
+      await appendFile(join(data, 'pg_hba.conf'), options.listen.map((a) => `host all all ${a}/32 scram-sha-256\n`).join(''));
+    }
     await appendFile(data + '/postgresql.conf', [
       '',
-      "listen_addresses = '127.0.0.1'",
+      `listen_addresses = '${['127.0.0.1', ...(options.listen ?? [])].join(',')}'`,
+      ...(options.tls ? ['ssl = on', "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"] : []),
       `unix_socket_directories = '${dir}'`,
       'fsync = off',
       'full_page_writes = off',

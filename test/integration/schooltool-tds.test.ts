@@ -112,7 +112,7 @@ describe('SchoolTool source: the real mssql client through the TDS test server',
 
   it('testConnection reports the server version and the database; the login says who is asking and that it only reads', async () => {
     expect(await open().testConnection!()).toEqual({ server: 'SQL Server 16.0.4135.4', details: { database: DATABASE } });
-    expect(server.logins().at(-1)).toEqual({ user: USER, database: DATABASE, appName: 'ferry', readOnlyIntent: true, packetSize: 4096 });
+    expect(server.logins().at(-1)).toEqual({ user: USER, database: DATABASE, appName: 'ferry', readOnlyIntent: true, packetSize: 4096, encrypted: false });
   });
 
   it('streams 100,000 rows in batches without holding them (heap growth far below the rows held)', async () => {

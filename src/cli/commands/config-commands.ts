@@ -4,6 +4,7 @@ import { readReloadResultText, reloadResultFile, waitForReloadResult } from '../
 import { needsRestartSentence } from '../../config/reload-plan.js';
 import { ConfigError, formatProblem, tryLoadConfig } from '../../config/loader.js';
 import type { Integration } from '../../config/model.js';
+import { transportWarning } from '../../config/transport-warnings.js';
 import { resolveIntegrationParams } from '../../config/params.js';
 import { nextFireTimes } from '../../scheduler/scheduler.js';
 import type { IntegrationState, RunRecord } from '../../store/run-store.js';
@@ -20,6 +21,10 @@ export async function cmdValidate(opts: GlobalOptions, io: Io): Promise<number> 
   }
   const c = res.config;
   io.out(`ok: ${c.integrations.size} integrations in ${c.districts.size} districts, ${c.extracts.size} extracts, ${c.sources.size} sources, ${c.destinations.size} destinations\n`);
+  for (const source of c.sources.values()) {
+    const warning = transportWarning(source);
+    if (warning) io.err(`ferry: warning: ${warning}\n`);
+  }
   return 0;
 }
 
@@ -138,7 +143,7 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       district: { id: i.district.id, name: i.district.name, contact: i.district.contact ?? null },
       extract: { name: i.extract.name, description: i.extract.description, file: i.extract.file },
       bundle: i.bundle ? { format: i.bundle.format, mode: i.bundle.mode, files: i.bundle.files.map((f) => ({ name: f.name, extract: f.extract.name })) } : null,
-      source: { id: i.source.id, kind: i.source.kind },
+      source: { id: i.source.id, kind: i.source.kind, transportWarning: transportWarning(i.source) ?? null },
       destination: { id: i.destination.id, kind: i.destination.kind, target: dest },
       remotePath: i.remotePath,
       schedule: i.schedule,
@@ -172,6 +177,7 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
           ]
         : [`  extract      ${i.extract.name}: ${i.extract.description}`]),
       `  source       ${i.source.id} (${i.source.kind})`,
+      ...(info.source.transportWarning ? [`  transport    warning: ${info.source.transportWarning}`] : []),
       `  destination  ${i.destination.id} → ${dest}`,
       `  remote path  ${i.remotePath}`,
       `  schedule     ${i.schedule.cron} in ${i.schedule.timezone}; next ${next.map((d) => formatInZone(d, i.schedule.timezone)).join(', ')}`,

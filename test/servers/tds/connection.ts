@@ -1,7 +1,8 @@
 /** The protocol on one client connection, after the socket is accepted: handshake, requests, cancellation. */
 import type net from 'node:net';
 import { MessageReader, MessageWriter, PACKET, type Message } from './packets.js';
-import { buildPreloginResponse, negotiatePacketSize, parseLogin7, writeLoginFailure, writeLoginSuccess } from './prelogin-login.js';
+import { buildPreloginResponse, ENCRYPT, negotiatePacketSize, parseLogin7, parsePreloginEncryption, writeLoginFailure, writeLoginSuccess } from './prelogin-login.js';
+import { isTlsRecord, startPreloginTls, startStrictTls } from './tls.js';
 import { parseRpc, parseSqlBatch, type BindValue } from './requests.js';
 import type { ReceivedLogin, ReceivedStatement, TdsFaultPlan, TdsServerOptions } from './server.js';
 import { isSetOnly, SqlSession, toSqlError } from './sqlite-session.js';
@@ -16,11 +17,21 @@ export interface ServerContext {
   onStall(): void;
   onStatement(s: ReceivedStatement): void;
   onLogin(l: ReceivedLogin): void;
+  /** Every LOGIN7 message, before its credentials are checked. */
+  onLogin7(): void;
 }
 
 /** One client connection: PRELOGIN, LOGIN7, then requests one at a time; ATTENTION is handled the moment it arrives. */
 export class TdsConnection {
-  private phase: 'prelogin' | 'login' | 'ready' = 'prelogin';
+  private phase: 'prelogin' | 'tls-handshake' | 'login' | 'ready' = 'prelogin';
+  /** What responses are written to: the accepted socket, or the TLS socket over it once encryption starts. */
+  private socket: net.Socket;
+  private readonly reader: MessageReader;
+  private tls: ReturnType<typeof startPreloginTls> | undefined;
+  /** Whether the client's bytes now arrive as raw TLS records (after the handshake, or from the start in TDS 8.0). */
+  private rawTls = false;
+  private encrypted = false;
+  private seenBytes = false;
   private packetSize = 4096;
   private session: SqlSession | undefined;
   private chain: Promise<void> = Promise.resolve();
@@ -28,24 +39,59 @@ export class TdsConnection {
   private attention = false;
 
   constructor(
-    private readonly socket: net.Socket,
+    private readonly raw: net.Socket,
     private readonly ctx: ServerContext,
   ) {
-    const reader = new MessageReader((m) => this.onMessage(m));
-    socket.on('data', (chunk: Buffer) => {
+    this.socket = raw;
+    this.reader = new MessageReader((m) => this.onMessage(m));
+    const onData = (chunk: Buffer) => {
       try {
-        reader.push(chunk);
+        this.onRawData(chunk, onData);
       } catch {
-        socket.destroy();
+        raw.destroy();
       }
-    });
-    socket.on('error', () => {
+    };
+    raw.on('data', onData);
+    raw.on('error', () => {
       /* the client went away; 'close' follows */
     });
     // The database handle is closed only after the request in progress has let go of its cursor.
-    socket.on('close', () => {
+    raw.on('close', () => {
       this.chain = this.chain.then(() => this.session?.close());
     });
+  }
+
+  private onRawData(chunk: Buffer, onData: (chunk: Buffer) => void): void {
+    const first = !this.seenBytes;
+    this.seenBytes = true;
+    const tlsOpts = this.ctx.opts.tls;
+    if (first && tlsOpts && isTlsRecord(chunk)) {
+      // TDS 8.0: a ClientHello before anything else. The TLS socket takes over reading from the raw one.
+      this.raw.off('data', onData);
+      this.raw.pause();
+      this.raw.unshift(chunk);
+      const secure = startStrictTls(this.raw, tlsOpts);
+      secure.on('error', () => this.raw.destroy());
+      secure.on('data', (c: Buffer) => this.pushMessages(c));
+      this.socket = secure;
+      this.encrypted = true;
+      return;
+    }
+    if (this.tls && !this.rawTls && this.phase === 'tls-handshake' && this.reader.idle() && isTlsRecord(chunk)) {
+      // The client finished the handshake and now sends raw records (LOGIN7 first).
+      this.rawTls = true;
+      this.tls.transport.unwrap();
+    }
+    if (this.rawTls) this.tls!.transport.feed(chunk);
+    else this.reader.push(chunk);
+  }
+
+  private pushMessages(chunk: Buffer): void {
+    try {
+      this.reader.push(chunk);
+    } catch {
+      this.raw.destroy();
+    }
   }
 
   private onMessage(m: Message): void {
@@ -77,13 +123,33 @@ export class TdsConnection {
   private async handle(m: Message): Promise<void> {
     if (this.socket.destroyed) return;
     if (this.phase === 'prelogin' && m.type === PACKET.PRELOGIN) {
+      const tlsOpts = this.ctx.opts.tls;
+      // With a certificate the server insists on TLS (as "Force Encryption" does): ON to a client that asks, REQ otherwise.
+      const asked = parsePreloginEncryption(m.payload);
+      const answer = !tlsOpts ? ENCRYPT.NOT_SUP : this.encrypted || asked === ENCRYPT.ON || asked === ENCRYPT.REQ ? ENCRYPT.ON : ENCRYPT.REQ;
       const w = new MessageWriter(this.socket, this.packetSize);
-      w.bytes(buildPreloginResponse(this.ctx.version));
+      w.bytes(buildPreloginResponse(this.ctx.version, answer));
       w.end();
-      this.phase = 'login';
+      if (tlsOpts && !this.encrypted) {
+        this.tls = startPreloginTls(this.raw, tlsOpts);
+        this.tls.secure.on('error', () => this.raw.destroy());
+        this.tls.secure.on('data', (c: Buffer) => this.pushMessages(c));
+        this.tls.secure.on('secure', () => (this.encrypted = true));
+        this.socket = this.tls.secure;
+        this.phase = 'tls-handshake';
+      } else this.phase = 'login';
       return;
     }
-    if (this.phase !== 'ready' && m.type === PACKET.LOGIN7) return this.login(m.payload);
+    if (this.phase === 'tls-handshake' && m.type === PACKET.PRELOGIN) {
+      this.tls!.transport.feed(m.payload);
+      return;
+    }
+    if (this.phase !== 'ready' && m.type === PACKET.LOGIN7) {
+      this.ctx.onLogin7();
+      // A client that did not finish TLS gets no login (SQL Server drops it the same way).
+      if (this.ctx.opts.tls && !this.encrypted) throw new Error('LOGIN7 before TLS');
+      return this.login(m.payload);
+    }
     if (this.phase !== 'ready') throw new Error(`unexpected message 0x${m.type.toString(16)} before login`);
     if (m.ignore) return this.respond('', {}, false); // the client abandoned this request part-way
     if (m.type === PACKET.SQL_BATCH) {
@@ -130,7 +196,7 @@ export class TdsConnection {
     writeLoginSuccess(w, { database, packetSize: this.packetSize, version: this.ctx.version });
     w.end();
     this.phase = 'ready';
-    this.ctx.onLogin({ user: login.userName, database, appName: login.appName, readOnlyIntent: login.readOnlyIntent, packetSize: this.packetSize });
+    this.ctx.onLogin({ user: login.userName, database, appName: login.appName, readOnlyIntent: login.readOnlyIntent, packetSize: this.packetSize, encrypted: this.encrypted });
   }
 
   /**

@@ -34,6 +34,11 @@ export class MessageReader {
 
   constructor(private readonly onMessage: (message: Message) => void) {}
 
+  /** No partial packet or message is waiting for more bytes. */
+  idle(): boolean {
+    return this.pending.length === 0 && this.parts.length === 0;
+  }
+
   push(chunk: Buffer): void {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     while (this.pending.length >= HEADER_LENGTH) {

@@ -3,14 +3,14 @@ import type { ByteSink } from './packets.js';
 import { COLLATION, DONE, ENV, TOKEN, writeDone, writeEnvChange, writeError, writeInfo, writeLoginAck } from './tokens.js';
 
 const PL = { VERSION: 0x00, ENCRYPTION: 0x01, INSTOPT: 0x02, THREADID: 0x03, MARS: 0x04, TERMINATOR: 0xff } as const;
-/** ENCRYPT_NOT_SUP: this server speaks cleartext only; the client must be configured with `encrypt: false`. */
-const ENCRYPT_NOT_SUP = 0x02;
+/** The ENCRYPTION option's values (2.2.6.5). NOT_SUP: this server speaks cleartext only. */
+export const ENCRYPT = { OFF: 0x00, ON: 0x01, NOT_SUP: 0x02, REQ: 0x03 } as const;
 
-/** The server's PRELOGIN reply: version, no encryption, instance OK, thread id, no MARS. */
-export function buildPreloginResponse(version: readonly [number, number, number]): Buffer {
+/** The server's PRELOGIN reply: version, the encryption answer, instance OK, thread id, no MARS. */
+export function buildPreloginResponse(version: readonly [number, number, number], encryption: number = ENCRYPT.NOT_SUP): Buffer {
   const options: [number, Buffer][] = [
     [PL.VERSION, Buffer.from([version[0], version[1], (version[2] >> 8) & 0xff, version[2] & 0xff, 0, 0])],
-    [PL.ENCRYPTION, Buffer.from([ENCRYPT_NOT_SUP])],
+    [PL.ENCRYPTION, Buffer.from([encryption])],
     [PL.INSTOPT, Buffer.from([0])],
     [PL.THREADID, Buffer.from([0, 0, 0, 1])],
     [PL.MARS, Buffer.from([0])],
@@ -26,6 +26,14 @@ export function buildPreloginResponse(version: readonly [number, number, number]
   });
   header[headerLength - 1] = PL.TERMINATOR;
   return Buffer.concat([header, ...options.map(([, data]) => data)]);
+}
+
+/** The client's ENCRYPTION option from its PRELOGIN message (OFF when absent). */
+export function parsePreloginEncryption(payload: Buffer): number {
+  for (let at = 0; at + 5 <= payload.length && payload[at] !== PL.TERMINATOR; at += 5) {
+    if (payload[at] === PL.ENCRYPTION) return payload[payload.readUInt16BE(at + 1)] ?? ENCRYPT.OFF;
+  }
+  return ENCRYPT.OFF;
 }
 
 export interface Login7 {

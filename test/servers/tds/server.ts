@@ -1,12 +1,15 @@
 /**
  * A TDS 7.4 test server on loopback, backed by a SQLite file: enough of SQL Server for the real mssql/tedious client
  * to log in, run batches and sp_executesql with typed parameters, stream large results under back-pressure, get SQL
- * errors, and cancel with ATTENTION. Cleartext only (PRELOGIN answers ENCRYPT_NOT_SUP): clients use `encrypt: false`.
+ * errors, and cancel with ATTENTION. Without `tls` it speaks cleartext only (PRELOGIN answers ENCRYPT_NOT_SUP, as a
+ * server without a certificate does): clients use `encrypt: false`. With `tls` it insists on TLS, inside PRELOGIN
+ * (TDS 7.x, `encrypt: true`) or from the first byte (TDS 8.0, `encrypt: 'strict'`); see tls.ts.
  * See sqlite-session.ts for the T-SQL it understands.
  */
 import net, { type AddressInfo } from 'node:net';
 import { TdsConnection, type ServerContext } from './connection.js';
 import type { BindValue } from './requests.js';
+import type { TdsTlsOptions } from './tls.js';
 
 export interface TdsServerOptions {
   /** Path of the SQLite database file the server answers from. */
@@ -20,6 +23,8 @@ export interface TdsServerOptions {
   columnTypes?: Record<string, string>;
   /** Faults for the next query (a live object: set fields between reads). */
   faults?: TdsFaultPlan;
+  /** Certificate and key (PEM): the server then requires TLS. */
+  tls?: TdsTlsOptions;
 }
 
 /**
@@ -48,6 +53,8 @@ export interface ReceivedLogin {
   readonly appName: string;
   readonly readOnlyIntent: boolean;
   readonly packetSize: number;
+  /** The login arrived over TLS. */
+  readonly encrypted: boolean;
 }
 
 export interface TdsServer {
@@ -63,6 +70,8 @@ export interface TdsServer {
   statements(): readonly ReceivedStatement[];
   /** Successful logins so far, oldest first. */
   logins(): readonly ReceivedLogin[];
+  /** LOGIN7 messages received so far, successful or not (a client that must not log in sends none). */
+  login7s(): number;
   /** The live fault plan (the one passed in, or an empty one). */
   readonly faults: TdsFaultPlan;
   /** Resolves once `predicate` holds, re-checked on every event the counters above record. */
@@ -76,6 +85,7 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<TdsServer>
   const logins: ReceivedLogin[] = [];
   const watchers = new Set<() => void>();
   let attentions = 0;
+  let login7s = 0;
   let stalls = 0;
   const changed = () => {
     for (const watch of [...watchers]) watch();
@@ -100,6 +110,10 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<TdsServer>
     },
     onLogin: (l) => {
       logins.push(l);
+      changed();
+    },
+    onLogin7: () => {
+      login7s++;
       changed();
     },
   };
@@ -128,6 +142,7 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<TdsServer>
     stalls: () => stalls,
     statements: () => [...received],
     logins: () => [...logins],
+    login7s: () => login7s,
     faults,
     waitFor(predicate, timeoutMs = 10_000) {
       if (predicate()) return Promise.resolve();

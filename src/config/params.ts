@@ -69,6 +69,12 @@ export function bindNamesOf(extract: Pick<Extract, 'filters' | 'params'>): Set<s
 class ParamError extends Error {}
 
 /**
+ * The extract parameter that selects a district's rows in a SIS shared by several districts. Its value comes from the
+ * integration's district block; a parameter of that name set to anything else is refused.
+ */
+export const DISTRICT_PARAM = 'districtId';
+
+/**
  * @param supplied parameter values from the integration, then overrides (e.g. `ferry run --param k=v`) on top.
  * @param now the run's reference time (scheduled time for scheduled runs); `asOf` defaults to its date in `timezone`.
  */
@@ -142,6 +148,17 @@ export function resolveParams(
   }
 
   for (const [name, decl] of Object.entries(extract.params)) {
+    if (name === DISTRICT_PARAM) {
+      // Always the district block's id: an integration never sends another district's data, whoever asks (config,
+      // `--param`, `--force`, a retry or a release re-resolving recorded values).
+      const raw = supplied[name];
+      if (raw !== undefined && raw !== null && String(raw) !== district.id) {
+        fail(name, `"${String(raw)}" is not this integration's district: it belongs to district ${district.id} (its district: block), and that id is always used; remove ${name} (no override, not even with --force, sends another district's data)`);
+      }
+      values[name] = district.id;
+      binds[name] = district.id;
+      continue;
+    }
     const raw = supplied[name] ?? decl.default;
     if (raw === undefined || raw === null) {
       if (decl.required) fail(name, `is required by extract ${extract.name} and has no value`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import cron from 'node-cron';
+import { parseGrades } from './params.js';
 
 /**
  * The file schemas. Everything a user writes is parsed here once; the loader then cross-checks references
@@ -225,7 +226,17 @@ export const ferryFileSchema = z.strictObject({
 });
 export type FerryFile = z.infer<typeof ferryFileSchema>;
 
-const gradeBand = z.string().regex(/^(PK|K|\d{1,2})-(PK|K|\d{1,2})$/i, 'must be a grade range like "K-5" or "9-12"');
+const gradeBand = z
+  .string()
+  .regex(/^(PK|K|\d{1,2})-(PK|K|\d{1,2})$/i, 'must be a grade range like "K-5" or "9-12"')
+  .superRefine((range, ctx) => {
+    // The same parser a run uses: a band that parses here never fails a run (e.g. "5-K" runs backwards, "9-13").
+    try {
+      parseGrades(range, {});
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
 
 export const formatSchema = z
   .strictObject({

@@ -226,7 +226,7 @@ export const ferryFileSchema = z.strictObject({
 });
 export type FerryFile = z.infer<typeof ferryFileSchema>;
 
-const gradeBand = z
+export const gradeBandSchema = z
   .string()
   .regex(/^(PK|K|\d{1,2})-(PK|K|\d{1,2})$/i, 'must be a grade range like "K-5" or "9-12"')
   .superRefine((range, ctx) => {
@@ -325,17 +325,15 @@ export const integrationSchema = z.strictObject({
 });
 export type IntegrationInput = z.infer<typeof integrationSchema>;
 
-export const districtFileSchema = z.strictObject({
-  district: z.strictObject({
-    id: slug,
-    name: z.string().min(1),
-    contact: z.string().optional(),
-    gradeBands: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), gradeBand).default({}),
-    /** Apply to every integration of the district, on top of each integration's own. */
-    blackouts: z.array(blackoutSchema).default([]),
-  }),
-  integrations: z.array(z.unknown()).default([]),
+export const districtSchema = z.strictObject({
+  id: slug,
+  name: z.string().min(1),
+  contact: z.string().optional(),
+  gradeBands: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be a name of letters and digits, e.g. ES'), gradeBandSchema).default({}),
+  /** Apply to every integration of the district, on top of each integration's own. */
+  blackouts: z.array(blackoutSchema).default([]),
 });
+
 
 export const PARAM_TYPES = ['string', 'integer', 'boolean', 'date', 'string[]'] as const;
 export const COLUMN_TYPES = ['string', 'integer', 'decimal', 'boolean', 'date', 'timestamp'] as const;

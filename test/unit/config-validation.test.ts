@@ -45,7 +45,7 @@ function integration(over: Record<string, unknown> = {}): Record<string, unknown
     destination: 'out',
     remotePath: '{district}/roster_{date:YYYYMMDD}.csv',
     schedule: { cron: '0 2 * * *', timezone: 'America/New_York' },
-    params: { districtId: 'testville' },
+    params: {},
     inventory: { vendor: 'Vendor', contact: 'it@testville.example.org', purpose: 'Testing' },
     ...over,
   };
@@ -195,7 +195,7 @@ describe('config problems', () => {
     const problems = problemsOf({
       districts: {
         'x.yaml': districtFile('testville', [
-          integration({ id: 'missing', params: {} }),
+          integration({ id: 'other-district', params: { districtId: 'riverbend-ufsd' } }),
           integration({ id: 'not-allowed', params: { districtId: 'testville', level: 'everything' } }),
           integration({ id: 'backwards', params: { districtId: 'testville', grades: '12-9' } }),
           integration({ id: 'band', params: { districtId: 'testville', grades: 'MS' } }),
@@ -205,7 +205,7 @@ describe('config problems', () => {
       },
     });
     expect(problems).toEqual([
-      { file: X, field: 'integrations[0] (missing).params.districtId', message: 'is required by extract roster and has no value' },
+      { file: X, field: 'integrations[0] (other-district).params.districtId', message: expect.stringMatching(/^"riverbend-ufsd" is not this integration's district: it belongs to district testville/) },
       { file: X, field: 'integrations[1] (not-allowed).params.level', message: '"everything" is not one of the allowed values (basic, full)' },
       { file: X, field: 'integrations[2] (backwards).params.grades', message: '"12-9" runs backwards' },
       { file: X, field: 'integrations[3] (band).params.grades', message: '"MS" is not a grade range like K-6 or 9-12 or a band of this district (ES, HS)' },
@@ -279,7 +279,7 @@ describe('config problems', () => {
 
   it('returns several mistakes in one integration at once', () => {
     const problems = problemsOf({
-      districts: { 'x.yaml': districtFile('testville', [integration({ source: 'nope', remotePath: '{foo}.csv', params: {} })]) },
+      districts: { 'x.yaml': districtFile('testville', [integration({ source: 'nope', remotePath: '{foo}.csv', params: { districtId: 'elsewhere' } })]) },
     });
     expect(problems.map((p) => p.field)).toEqual(['integrations[0] (my-id).source', 'integrations[0] (my-id).remotePath', 'integrations[0] (my-id).params.districtId']);
   });

@@ -158,12 +158,12 @@ function demoConfig(demo: NonNullable<FerryFile['demo']>, at: (p: string) => str
   };
 }
 
-/** The entries of a sources: or destinations: section that parse on their own (the others are reported already). */
-function entriesThatParse<T extends z.ZodType>(section: Record<string, unknown> | undefined, schema: T): Record<string, z.infer<T>> {
+/** The entries of a record (sources:, destinations:, gradeBands:) that parse on their own (the others are reported already). */
+function entriesThatParse<T extends z.ZodType>(section: Record<string, unknown> | undefined, schema: T, key: z.ZodType = slug): Record<string, z.infer<T>> {
   const out: Record<string, z.infer<T>> = {};
   for (const [id, raw] of Object.entries(section ?? {})) {
     const res = schema.safeParse(raw);
-    if (res.success && slug.safeParse(id).success) out[id] = res.data;
+    if (res.success && key.safeParse(id).success) out[id] = res.data;
   }
   return out;
 }
@@ -196,7 +196,7 @@ function checkDistrictBlock(raw: unknown, file: string, districts: Map<string, D
   const rawBlock = block && typeof block === 'object' ? (block as Record<string, unknown>) : {};
   // Without a usable id the integrations are still checked, against the file's name (the convention: hilltop-csd.yaml).
   const id = data.id ?? (typeof rawBlock['id'] === 'string' && rawBlock['id'] !== '' ? rawBlock['id'] : path.basename(file).replace(/\.ya?ml$/, ''));
-  const bands = data.gradeBands ?? entriesThatParse(rawBlock['gradeBands'] as Record<string, unknown> | undefined, gradeBandSchema);
+  const bands = data.gradeBands ?? entriesThatParse(rawBlock['gradeBands'] as Record<string, unknown> | undefined, gradeBandSchema, z.string());
   const district: District = Object.freeze({
     id,
     name: data.name ?? id,

@@ -98,6 +98,15 @@ export function resolveParams(
   const supports = (f: StandardFilter) => extract.filters.includes(f);
   const isFilter = (name: string): name is StandardFilter => (['schoolYear', 'buildings', 'grades', 'activeOnly', 'asOf'] as string[]).includes(name);
 
+  // Checked first, as the gravest mistake: the district parameter is always the district block's id, whoever asks
+  // (config, `--param`, `--force`, a retry or a release re-resolving recorded values).
+  const askedDistrict = supplied[DISTRICT_PARAM];
+  if (DISTRICT_PARAM in extract.params && askedDistrict !== undefined && askedDistrict !== null && String(askedDistrict) !== district.id) {
+    fail(
+      DISTRICT_PARAM,
+      `"${String(askedDistrict)}" is not this integration's district: it belongs to district ${district.id} (its district: block), and that id is always used; remove ${DISTRICT_PARAM} (no override, not even with --force, sends another district's data)`,
+    );
+  }
   for (const name of Object.keys(supplied)) {
     if (isFilter(name)) {
       if (!supports(name)) fail(name, `extract ${extract.name} does not support the ${name} filter`);
@@ -149,12 +158,6 @@ export function resolveParams(
 
   for (const [name, decl] of Object.entries(extract.params)) {
     if (name === DISTRICT_PARAM) {
-      // Always the district block's id: an integration never sends another district's data, whoever asks (config,
-      // `--param`, `--force`, a retry or a release re-resolving recorded values).
-      const raw = supplied[name];
-      if (raw !== undefined && raw !== null && String(raw) !== district.id) {
-        fail(name, `"${String(raw)}" is not this integration's district: it belongs to district ${district.id} (its district: block), and that id is always used; remove ${name} (no override, not even with --force, sends another district's data)`);
-      }
       values[name] = district.id;
       binds[name] = district.id;
       continue;

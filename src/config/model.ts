@@ -57,7 +57,14 @@ export interface Inventory {
 }
 
 export type NamedSource = SourceConfig & { readonly id: string };
-export type NamedDestination = DestinationConfig & { readonly id: string };
+export type NamedDestination = DestinationConfig & {
+  readonly id: string;
+  /**
+   * The districts whose integrations use this destination (by district id, sorted). With more than one it is shared,
+   * and each district's remote paths must lie in its own `<district id>/` folder (pipeline/run-paths.ts).
+   */
+  readonly sharedBy?: readonly string[] | undefined;
+};
 
 export interface Integration {
   readonly id: string;

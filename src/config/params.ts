@@ -69,6 +69,12 @@ export function bindNamesOf(extract: Pick<Extract, 'filters' | 'params'>): Set<s
 class ParamError extends Error {}
 
 /**
+ * The extract parameter that selects a district's rows in a SIS shared by several districts. Its value comes from the
+ * integration's district block; a parameter of that name set to anything else is refused.
+ */
+export const DISTRICT_PARAM = 'districtId';
+
+/**
  * @param supplied parameter values from the integration, then overrides (e.g. `ferry run --param k=v`) on top.
  * @param now the run's reference time (scheduled time for scheduled runs); `asOf` defaults to its date in `timezone`.
  */
@@ -92,6 +98,15 @@ export function resolveParams(
   const supports = (f: StandardFilter) => extract.filters.includes(f);
   const isFilter = (name: string): name is StandardFilter => (['schoolYear', 'buildings', 'grades', 'activeOnly', 'asOf'] as string[]).includes(name);
 
+  // Checked first, as the gravest mistake: the district parameter is always the district block's id, whoever asks
+  // (config, `--param`, `--force`, a retry or a release re-resolving recorded values).
+  const askedDistrict = supplied[DISTRICT_PARAM];
+  if (DISTRICT_PARAM in extract.params && askedDistrict !== undefined && askedDistrict !== null && String(askedDistrict) !== district.id) {
+    fail(
+      DISTRICT_PARAM,
+      `"${String(askedDistrict)}" is not this integration's district: it belongs to district ${district.id} (its district: block), and that id is always used; remove ${DISTRICT_PARAM} (no override, not even with --force, sends another district's data)`,
+    );
+  }
   for (const name of Object.keys(supplied)) {
     if (isFilter(name)) {
       if (!supports(name)) fail(name, `extract ${extract.name} does not support the ${name} filter`);
@@ -142,6 +157,11 @@ export function resolveParams(
   }
 
   for (const [name, decl] of Object.entries(extract.params)) {
+    if (name === DISTRICT_PARAM) {
+      values[name] = district.id;
+      binds[name] = district.id;
+      continue;
+    }
     const raw = supplied[name] ?? decl.default;
     if (raw === undefined || raw === null) {
       if (decl.required) fail(name, `is required by extract ${extract.name} and has no value`);

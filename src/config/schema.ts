@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import cron from 'node-cron';
 import { isCleartextRemoteUrl, isLoopbackHost } from '../core/loopback.js';
+import { parseGrades } from './params.js';
 
 /**
  * The file schemas. Everything a user writes is parsed here once; the loader then cross-checks references
@@ -246,7 +247,17 @@ export const ferryFileSchema = z.strictObject({
 });
 export type FerryFile = z.infer<typeof ferryFileSchema>;
 
-const gradeBand = z.string().regex(/^(PK|K|\d{1,2})-(PK|K|\d{1,2})$/i, 'must be a grade range like "K-5" or "9-12"');
+export const gradeBandSchema = z
+  .string()
+  .regex(/^(PK|K|\d{1,2})-(PK|K|\d{1,2})$/i, 'must be a grade range like "K-5" or "9-12"')
+  .superRefine((range, ctx) => {
+    // The same parser a run uses: a band that parses here never fails a run (e.g. "5-K" runs backwards, "9-13").
+    try {
+      parseGrades(range, {});
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
 
 export const formatSchema = z
   .strictObject({
@@ -335,17 +346,15 @@ export const integrationSchema = z.strictObject({
 });
 export type IntegrationInput = z.infer<typeof integrationSchema>;
 
-export const districtFileSchema = z.strictObject({
-  district: z.strictObject({
-    id: slug,
-    name: z.string().min(1),
-    contact: z.string().optional(),
-    gradeBands: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), gradeBand).default({}),
-    /** Apply to every integration of the district, on top of each integration's own. */
-    blackouts: z.array(blackoutSchema).default([]),
-  }),
-  integrations: z.array(z.unknown()).default([]),
+export const districtSchema = z.strictObject({
+  id: slug,
+  name: z.string().min(1),
+  contact: z.string().optional(),
+  gradeBands: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be a name of letters and digits, e.g. ES'), gradeBandSchema).default({}),
+  /** Apply to every integration of the district, on top of each integration's own. */
+  blackouts: z.array(blackoutSchema).default([]),
 });
+
 
 export const PARAM_TYPES = ['string', 'integer', 'boolean', 'date', 'string[]'] as const;
 export const COLUMN_TYPES = ['string', 'integer', 'decimal', 'boolean', 'date', 'timestamp'] as const;

@@ -60,3 +60,32 @@ export function scrubSecrets(text: string): string {
   for (const s of known) if (out.includes(s)) out = out.split(s).join('[redacted]');
   return out;
 }
+
+/**
+ * Why a secret reference would not resolve at run time, or why its file is unsafe, without reading out the value:
+ * the variable unset or empty; the file missing, not a file, unreadable, or readable by group or others (a private
+ * key or password file must be mode 0600 or stricter, as OpenSSH demands of a key). Undefined when it is fine.
+ */
+export function secretRefProblem(ref: SecretRef, configDir: string, env: NodeJS.ProcessEnv): string | undefined {
+  if ('env' in ref) {
+    const v = env[ref.env];
+    return v === undefined || v === '' ? `environment variable ${ref.env} is not set (or is empty) for this user` : undefined;
+  }
+  const file = path.resolve(configDir, ref.file);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `secret file ${file} does not exist` : `cannot look at secret file ${file} (${code ?? 'error'})`;
+  }
+  if (!st.isFile()) return `secret file ${file} is not a file`;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (err) {
+    return `secret file ${file} cannot be read by this user (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  const mode = st.mode & 0o777;
+  if (mode & 0o077) return `secret file ${file} is open to group or others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${file}`;
+  return undefined;
+}

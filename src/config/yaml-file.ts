@@ -43,3 +43,22 @@ export function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: 
   }
   return undefined;
 }
+
+/**
+ * Parse an object schema field by field: every problem is reported (as parseWith does), and each field that is valid
+ * on its own is kept, so that checks which need only those fields (references, parameters) still run and their
+ * problems are reported in the same pass. `ok` is whether the whole value parsed.
+ */
+export function parsePartial<T extends z.ZodObject>(schema: T, value: unknown, file: string, prefix: string, add: AddProblem): { data: Partial<z.infer<T>>; ok: boolean } {
+  const whole = parseWith(schema, value, file, prefix, add);
+  if (whole !== undefined) return { data: whole, ok: true };
+  const data: Record<string, unknown> = {};
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const raw = value as Record<string, unknown>;
+    for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      const res = field.safeParse(raw[key]);
+      if (res.success) data[key] = res.data;
+    }
+  }
+  return { data: data as Partial<z.infer<T>>, ok: false };
+}

@@ -1,5 +1,3 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { ConnectConfig, FileEntry, Stats } from 'ssh2';
 import type { Logger } from 'winston';
@@ -8,6 +6,7 @@ import type { DeliveryReceipt, DeliveryRequest, Destination } from '../core/dest
 import type { NamedDestination } from '../config/model.js';
 import { resolveSecret } from '../config/secrets.js';
 import { retryWithBackoff, type Sleep } from '../runs/backoff.js';
+import { fingerprintOf, readPinFile } from './host-key-pin.js';
 import { openSftpSession, SFTP_STATUS, type SftpSession } from './sftp-session.js';
 import { isLeftoverTempOf, tempPathFor } from './temp-name.js';
 
@@ -23,10 +22,7 @@ export interface SftpDestinationContext {
   sleep?: Sleep | undefined;
 }
 
-/** SHA256:<base64, no padding>, as `ssh-keygen -lf` prints it. */
-export function fingerprintOf(key: Buffer): string {
-  return `SHA256:${crypto.createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
+export { fingerprintOf } from './host-key-pin.js';
 
 const codeOf = (err: unknown) => (err as { code?: unknown } | undefined)?.code;
 const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).replace(/^\w+: /, '');
@@ -46,14 +42,12 @@ export function createSftpDestination(config: SftpConfig, ctx: SftpDestinationCo
   const target = `sftp://${config.host}:${config.port}`;
   const base = { integration: ctx.integration };
 
-  const pinned = (): string => {
-    if (typeof config.hostKeySha256 === 'string') return config.hostKeySha256;
-    const file = path.resolve(ctx.configDir, config.hostKeySha256.file);
-    try {
-      return fs.readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      throw new FerryError('host_key', `${who} field hostKeySha256: cannot read the pinned fingerprint file ${file}`, { ...base, field: field('hostKeySha256'), cause: err });
-    }
+  /** The pinned fingerprints: the inline one, or those of the pin file (see host-key-pin.ts for its formats). */
+  const pinned = (): readonly string[] => {
+    if (typeof config.hostKeySha256 === 'string') return [config.hostKeySha256];
+    const read = readPinFile(path.resolve(ctx.configDir, config.hostKeySha256.file));
+    if (!read.ok) throw new FerryError('host_key', `${who} field hostKeySha256: ${read.problem}`, { ...base, field: field('hostKeySha256') });
+    return read.fingerprints;
   };
 
   const connect = async (signal: AbortSignal | undefined, timeoutMs = config.connectTimeoutSeconds * 1000): Promise<SftpSession> => {
@@ -74,7 +68,7 @@ export function createSftpDestination(config: SftpConfig, ctx: SftpDestinationCo
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
         presented = fingerprintOf(key);
-        return presented === expected;
+        return expected.includes(presented);
       },
     };
     try {
@@ -85,13 +79,13 @@ export function createSftpDestination(config: SftpConfig, ctx: SftpDestinationCo
     }
   };
 
-  const mapConnectError = (err: unknown, presented: string | undefined, expected: string): FerryError => {
+  const mapConnectError = (err: unknown, presented: string | undefined, expected: readonly string[]): FerryError => {
     const e = err as Error & { level?: string; code?: string };
     const cause = { ...base, cause: err };
     if (/Host denied/i.test(e.message) && presented) {
       return new FerryError(
         'host_key',
-        `${who} field hostKeySha256: ${config.host}:${config.port} presented host key ${presented}, which is not the pinned ${expected}; refusing to connect`,
+        `${who} field hostKeySha256: ${config.host}:${config.port} presented host key ${presented}, which is not the pinned ${expected.join(' or ')}; refusing to connect`,
         { ...cause, field: field('hostKeySha256') },
       );
     }

@@ -166,7 +166,9 @@ describe('ferry CLI on bad config', () => {
     expect(r.stderr).toContain(`${file}: integrations[0] (bad-one).schedule.timezone: is not a known IANA time zone`);
     expect(r.stderr).toContain(`${file}: integrations[0] (bad-one).extract: unknown extract "no-such-extract"`);
     expect(r.stderr).toContain(`${file}: integrations[0] (bad-one).source: unknown source "no-such-source"`);
-    // checks that need a parsed integration (the path template, parameters) come once its schema errors are fixed
+    // schema errors do not hide the checks of the fields that parsed: the path template is named in the same pass
+    expect(r.stderr).toContain(`${file}: integrations[0] (bad-one).remotePath: contains ".." and could leave the destination folder`);
+    expect(r.stderr).toMatch(/^5 problems in /);
     fs.writeFileSync(
       path.join(cfg.dir, 'integrations/hilltop-csd.yaml'),
       fs.readFileSync(path.join(cfg.dir, 'integrations/hilltop-csd.yaml'), 'utf8').replace('61 * * * *', '0 1 * * *').replace('Mars/Olympus', 'America/New_York'),

@@ -169,7 +169,8 @@ describe.skipIf(!ok)('pipeline: real PostgreSQL source → CSV → real OpenSSH 
           clever('hilltop-clever', { remotePath: '{district}/clever/students_{date:YYYYMMDD}.csv' }),
           clever('hilltop-clever-badlogin', { source: 'sis-badlogin' }),
           clever('hilltop-clever-wrong-pin', { destination: 'district-wrong-pin' }),
-          clever('hilltop-clever-empty', { params: { districtId: 'no-such-district', asOf: '2026-11-23' } }),
+          // No building has this code, so the query matches nothing (another district's id is refused at load).
+          clever('hilltop-clever-empty', { params: { buildings: ['NO-SUCH-SCHOOL'], asOf: '2026-11-23' } }),
           clever('hilltop-clever-escape', { source: 'sis-tripwire' }),
         ],
       }),

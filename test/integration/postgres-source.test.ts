@@ -215,7 +215,9 @@ describe('PostgreSQL source against a real server with the demo SIS', () => {
       const evil = "x'); drop table students; --";
       const byBuilding = await drain(open(), boundExtract(extract, { districtId: 'hilltop-csd', buildings: [evil] }));
       expect(byBuilding.rows).toEqual([]);
-      const byDistrict = await drain(open(), boundExtract(extract, { districtId: evil }));
+      // districtId always comes from the district block (a slug), so the hostile value is bound directly.
+      const hilltop = boundExtract(extract, { districtId: 'hilltop-csd' });
+      const byDistrict = await drain(open(), { ...hilltop, values: { ...hilltop.values, districtId: evil } });
       expect(byDistrict.rows).toEqual([]);
       // The value reaches the server intact, as a value.
       const echo = await drain(open(), { text: 'SELECT :v::text AS v, :list::text[] AS list', values: { v: evil, list: [evil, 'HES'] } });

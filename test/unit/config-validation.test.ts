@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import YAML from 'yaml';
 import { ConfigError, formatProblem, loadConfig, tryLoadConfig } from '../../src/config/loader.js';
 import type { ConfigProblem, FerryConfig } from '../../src/config/model.js';
 import { resolveIntegrationParams } from '../../src/config/params.js';
+import { renderRunPath } from '../../src/pipeline/run-paths.js';
 
 /**
  * Each test writes a small config folder (ferry.yaml, integrations/*.yaml, extracts/sqlite/roster/) that is valid
@@ -45,7 +47,7 @@ function integration(over: Record<string, unknown> = {}): Record<string, unknown
     destination: 'out',
     remotePath: '{district}/roster_{date:YYYYMMDD}.csv',
     schedule: { cron: '0 2 * * *', timezone: 'America/New_York' },
-    params: { districtId: 'testville' },
+    params: {},
     inventory: { vendor: 'Vendor', contact: 'it@testville.example.org', purpose: 'Testing' },
     ...over,
   };
@@ -195,7 +197,7 @@ describe('config problems', () => {
     const problems = problemsOf({
       districts: {
         'x.yaml': districtFile('testville', [
-          integration({ id: 'missing', params: {} }),
+          integration({ id: 'other-district', params: { districtId: 'riverbend-ufsd' } }),
           integration({ id: 'not-allowed', params: { districtId: 'testville', level: 'everything' } }),
           integration({ id: 'backwards', params: { districtId: 'testville', grades: '12-9' } }),
           integration({ id: 'band', params: { districtId: 'testville', grades: 'MS' } }),
@@ -205,7 +207,7 @@ describe('config problems', () => {
       },
     });
     expect(problems).toEqual([
-      { file: X, field: 'integrations[0] (missing).params.districtId', message: 'is required by extract roster and has no value' },
+      { file: X, field: 'integrations[0] (other-district).params.districtId', message: expect.stringMatching(/^"riverbend-ufsd" is not this integration's district: it belongs to district testville/) },
       { file: X, field: 'integrations[1] (not-allowed).params.level', message: '"everything" is not one of the allowed values (basic, full)' },
       { file: X, field: 'integrations[2] (backwards).params.grades', message: '"12-9" runs backwards' },
       { file: X, field: 'integrations[3] (band).params.grades', message: '"MS" is not a grade range like K-6 or 9-12 or a band of this district (ES, HS)' },
@@ -279,7 +281,7 @@ describe('config problems', () => {
 
   it('returns several mistakes in one integration at once', () => {
     const problems = problemsOf({
-      districts: { 'x.yaml': districtFile('testville', [integration({ source: 'nope', remotePath: '{foo}.csv', params: {} })]) },
+      districts: { 'x.yaml': districtFile('testville', [integration({ source: 'nope', remotePath: '{foo}.csv', params: { districtId: 'elsewhere' } })]) },
     });
     expect(problems.map((p) => p.field)).toEqual(['integrations[0] (my-id).source', 'integrations[0] (my-id).remotePath', 'integrations[0] (my-id).params.districtId']);
   });
@@ -336,5 +338,183 @@ describe('OneRoster bundles', () => {
       { file: 'integrations/x.yaml', field: 'integrations[0] (my-id).params.grades', message: 'no extract of the bundle declares it' },
       { file: 'integrations/x.yaml', field: 'integrations[1] (none).extract', message: 'is required (or a bundle: block of OneRoster files)' },
     ]);
+  });
+});
+
+describe('ferry validate: a district sends only its own data', () => {
+  it("refuses an integration whose districtId names another district, and fills it from the district block when left out", () => {
+    expect(problemsOf({ districts: { 'x.yaml': districtFile('hilltop-csd', [integration({ id: 'hilltop-fastbridge-es', params: { districtId: 'riverbend-ufsd' } })]) } })).toEqual([
+      {
+        file: X,
+        field: 'integrations[0] (hilltop-fastbridge-es).params.districtId',
+        message: `"riverbend-ufsd" is not this integration's district: it belongs to district hilltop-csd (its district: block), and that id is always used; remove districtId (no override, not even with --force, sends another district's data)`,
+      },
+    ]);
+    const i = loads({ districts: { 'x.yaml': districtFile('hilltop-csd', [integration()]) } }).integrations.get('my-id')!;
+    expect(resolveIntegrationParams(i, i.params, NOW, 'America/New_York').binds['districtId']).toBe('hilltop-csd');
+    // A run's overrides go through the same resolution: `--param districtId=…` is refused like config.
+    expect(() => resolveIntegrationParams(i, { ...i.params, districtId: 'riverbend-ufsd' }, NOW, 'America/New_York')).toThrow(/parameter districtId: "riverbend-ufsd" is not this integration's district/);
+  });
+
+  it('on a destination two districts share, refuses a remote path outside the district folder, and accepts {district}/…', () => {
+    const problems = problemsOf({
+      districts: {
+        'a.yaml': districtFile('aville', [integration({ id: 'a-roster', remotePath: '{district}/roster.csv' })]),
+        'b.yaml': districtFile('bville', [integration({ id: 'b-roster', remotePath: 'aville/roster.csv' }), integration({ id: 'b-flat', remotePath: 'roster_{district}.csv' })]),
+      },
+    });
+    const why = 'destination out is shared by districts aville, bville, and each district\'s files stay in its own folder';
+    expect(problems).toEqual([
+      { file: 'integrations/b.yaml', field: 'integrations[0] (b-roster).remotePath', message: `must start with "{district}/" (the folder bville/): ${why}` },
+      { file: 'integrations/b.yaml', field: 'integrations[1] (b-flat).remotePath', message: `must start with "{district}/" (the folder bville/): ${why}` },
+    ]);
+    // One district alone on a destination may use any path inside it (a vendor's per-district account).
+    expect(loads({ districts: { 'b.yaml': districtFile('bville', [integration({ remotePath: 'roster.csv' })]) } }).integrations.size).toBe(1);
+  });
+
+  it('checks the folder again whenever a run path is rendered', () => {
+    const config = loads({
+      districts: {
+        'a.yaml': districtFile('aville', [integration({ id: 'a-roster' })]),
+        'b.yaml': districtFile('bville', [integration({ id: 'b-roster' })]),
+      },
+    });
+    const a = config.integrations.get('a-roster')!;
+    expect(a.destination.sharedBy).toEqual(['aville', 'bville']);
+    expect(renderRunPath(a, 7, NOW)).toBe(path.join(config.dir, 'out', 'aville', 'roster_20261123.csv'));
+    // A path that reaches this point some other way (a reload that changed sharing, a caller's own template) is refused.
+    expect(() => renderRunPath({ ...a, remotePath: 'bville/roster.csv' }, 7, NOW)).toThrow(/^integration a-roster: remotePath "bville\/roster\.csv" must start with "\{district\}\/" \(the folder aville\/\)/);
+  });
+});
+
+describe('ferry validate: what would fail at 2 AM', () => {
+  const KEY = 'keys/id_ed25519';
+  const PIN = 'keys/host.pin';
+  // A host key line and the fingerprint `ssh-keygen -lf` prints for it (computed independently with sha256 below).
+  const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 7)]);
+  const PUB_LINE = `ssh-ed25519 ${blob.toString('base64')} host@example`;
+  const FP = `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  const sftpWithPin = ferryYaml({
+    destinations: {
+      out: { kind: 'local', basePath: './out' },
+      'district-sftp': { kind: 'sftp', host: 'sftp.example.org', username: 'ferry', privateKey: { file: KEY }, hostKeySha256: { file: PIN } },
+    },
+  });
+
+  /** Problems with the environment checks on: a private key (0600), a pin file, PG_PASSWORD set, unless changed. */
+  function check(layout: Layout, prepare: (dir: string) => void = () => {}, env: NodeJS.ProcessEnv = { PG_PASSWORD: 'pg-secret-value' }) {
+    const dir = makeConfig({ ferry: sftpWithPin, ...layout });
+    fs.mkdirSync(path.join(dir, 'keys'));
+    fs.writeFileSync(path.join(dir, KEY), '-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-body\n-----END OPENSSH PRIVATE KEY-----\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, PIN), `256 ${FP} root@sftp (ED25519)\n`);
+    prepare(dir);
+    const res = tryLoadConfig(dir, NOW, { environment: env });
+    const rel = (p: ConfigProblem) => ({ ...p, file: path.relative(dir, path.resolve(p.file)) });
+    return { dir, ok: res.ok, problems: res.ok ? [] : res.problems.map(rel), warnings: res.warnings.map(rel), text: res.ok ? '' : res.problems.map(formatProblem).join('\n') };
+  }
+
+  it('passes a ready config, with the pin written as ssh-keygen -lf prints it', () => {
+    const r = check({});
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+
+  it('an unset environment variable, naming it and never printing a value', () => {
+    const r = check({}, () => {}, {});
+    expect(r.problems).toEqual([{ file: 'ferry.yaml', field: 'sources.district-pg.password', message: 'environment variable PG_PASSWORD is not set (or is empty) for this user' }]);
+  });
+
+  it('a missing key file', () => {
+    const r = check({}, (dir) => fs.rmSync(path.join(dir, KEY)));
+    expect(r.problems).toEqual([{ file: 'ferry.yaml', field: 'destinations.district-sftp.privateKey', message: `secret file ${path.join(r.dir, KEY)} does not exist` }]);
+  });
+
+  it('a private key or password file open to group or others, without reading it out', () => {
+    const r = check(
+      {
+        ferry: {
+          ...sftpWithPin,
+          sources: { sis: { kind: 'sqlite', path: './sis.sqlite' }, 'district-pg': { kind: 'postgres', host: 'db.example.org', database: 'sis', user: 'ferry', password: { file: 'keys/pg.pw' } } },
+        },
+      },
+      (dir) => {
+        fs.chmodSync(path.join(dir, KEY), 0o644);
+        fs.writeFileSync(path.join(dir, 'keys/pg.pw'), 'pg-password-value\n', { mode: 0o640 });
+      },
+    );
+    expect(r.problems).toEqual([
+      { file: 'ferry.yaml', field: 'sources.district-pg.password', message: `secret file ${path.join(r.dir, 'keys/pg.pw')} is open to group or others (mode 0640); run chmod 600 ${path.join(r.dir, 'keys/pg.pw')}` },
+      { file: 'ferry.yaml', field: 'destinations.district-sftp.privateKey', message: `secret file ${path.join(r.dir, KEY)} is open to group or others (mode 0644); run chmod 600 ${path.join(r.dir, KEY)}` },
+    ]);
+    expect(r.text).not.toContain('secret-key-body');
+    expect(r.text).not.toContain('pg-password-value');
+  });
+
+  it('accepts a pin file holding a .pub key line or the bare fingerprint, and refuses one that holds neither', () => {
+    expect(check({}, (dir) => fs.writeFileSync(path.join(dir, PIN), `${PUB_LINE}\n`)).problems).toEqual([]);
+    expect(check({}, (dir) => fs.writeFileSync(path.join(dir, PIN), `${FP}\n`)).problems).toEqual([]);
+    const md5 = check({}, (dir) => fs.writeFileSync(path.join(dir, PIN), '256 MD5:3b:6a:1f:00 root@sftp (ED25519)\n'));
+    expect(md5.problems).toEqual([
+      {
+        file: 'ferry.yaml',
+        field: 'destinations.district-sftp.hostKeySha256',
+        message: `pin file ${path.join(md5.dir, PIN)} line 1 is neither a SHA256 fingerprint line as \`ssh-keygen -lf\` prints it nor a .pub key line (an MD5 fingerprint: use \`ssh-keygen -lf key.pub -E sha256\`)`,
+      },
+    ]);
+    const missing = check({}, (dir) => fs.rmSync(path.join(dir, PIN)));
+    expect(missing.problems.map((p) => p.message)).toEqual([`pin file ${path.join(missing.dir, PIN)} does not exist`]);
+  });
+
+  it('an invalid grade band that no integration uses is a problem; a valid unused one a warning', () => {
+    const district = { district: { id: 'testville', name: 'Testville', gradeBands: { ES: 'K-5', MS: '8-6', HS: '9-13' } }, integrations: [integration({ params: { grades: 'ES' } })] };
+    const r = check({ districts: { 'x.yaml': district } });
+    expect(r.problems).toEqual([
+      { file: X, field: 'district.gradeBands.MS', message: '"8-6" runs backwards' },
+      { file: X, field: 'district.gradeBands.HS', message: 'grade "13" is outside PK-12' },
+    ]);
+    const unused = check({ districts: { 'x.yaml': districtFile('testville', [integration({ params: { grades: 'es' } })]) } });
+    expect(unused.ok).toBe(true);
+    expect(unused.warnings).toEqual([{ file: X, field: 'district.gradeBands.HS', message: 'no integration of testville uses grade band HS' }]);
+  });
+
+  it('a dataDir that is a file', () => {
+    const r = check({}, (dir) => fs.writeFileSync(path.join(dir, 'var'), 'not a folder'));
+    expect(r.problems).toEqual([{ file: 'ferry.yaml', field: 'dataDir', message: `${path.join(r.dir, 'var')} is a file, not a folder` }]);
+  });
+
+  it('a file with several broken parts reports every one: district block, each integration, ferry.yaml and the environment', () => {
+    const broken = {
+      district: { id: 'hilltop-csd', gradeBands: { ES: 'K-5', MS: '8-6' }, colour: 'blue' },
+      integrations: [
+        integration({ id: 'hilltop-fastbridge-es', params: { districtId: 'riverbend-ufsd', grades: 'ES' }, schedule: { cron: 'nightly', timezone: 'America/New_York' } }),
+        integration({ id: 'hilltop-sftp', destination: 'district-sftp', remotePath: '{district}/{foo}.csv', enabled: 'yes' }),
+        integration({ id: 'hilltop-typo', destination: 'nowhere', source: 'broken-pg' }),
+      ],
+    };
+    const r = check(
+      {
+        ferry: { ...sftpWithPin, sources: { ...(sftpWithPin['sources'] as object), 'broken-pg': { kind: 'postgres', host: 'db', database: 'sis' } } },
+        districts: { 'hilltop-csd.yaml': broken },
+      },
+      (dir) => fs.chmodSync(path.join(dir, KEY), 0o604),
+      {},
+    );
+    const F = 'integrations/hilltop-csd.yaml';
+    expect(r.problems.map((p) => `${p.file}: ${p.field}`)).toEqual([
+      'ferry.yaml: sources.broken-pg.user',
+      `${F}: district.name`,
+      `${F}: district.gradeBands.MS`,
+      `${F}: district`,
+      `${F}: integrations[0] (hilltop-fastbridge-es).schedule.cron`,
+      `${F}: integrations[0] (hilltop-fastbridge-es).params.districtId`,
+      `${F}: integrations[1] (hilltop-sftp).enabled`,
+      `${F}: integrations[1] (hilltop-sftp).remotePath`,
+      `${F}: integrations[2] (hilltop-typo).destination`,
+      'ferry.yaml: sources.district-pg.password',
+      'ferry.yaml: destinations.district-sftp.privateKey',
+    ]);
+    expect(r.problems.find((p) => p.field === 'district')?.message).toMatch(/colour/);
+    // A source that is written but broken is reported once, where it is written, not again as "unknown".
+    expect(r.text).not.toMatch(/unknown source "broken-pg"/);
   });
 });

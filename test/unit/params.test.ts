@@ -172,9 +172,19 @@ describe('--param style string overrides', () => {
 
 describe('declared parameters', () => {
   it('refuses a missing required parameter', () => {
-    const err = refusal({ districtId: undefined });
+    const err = refusal({}, extract([], { districtId: { type: 'string', required: true }, vendorCode: { type: 'string', required: true } }));
+    expect(err.field).toBe('params.vendorCode');
+    expect(err.message).toBe('integration hilltop-roster: parameter vendorCode: is required by extract roster and has no value');
+  });
+
+  it("fills districtId from the district block, and refuses another district's id", () => {
+    expect(resolveParams('hilltop-roster', roster, district, {}, NOV_23, NY).binds['districtId']).toBe('hilltop-csd');
+    expect(resolve({ districtId: 'hilltop-csd' }).values['districtId']).toBe('hilltop-csd');
+    const err = refusal({ districtId: 'riverbend-ufsd' });
     expect(err.field).toBe('params.districtId');
-    expect(err.message).toBe('integration hilltop-roster: parameter districtId: is required by extract roster and has no value');
+    expect(err.message).toBe(
+      'integration hilltop-roster: parameter districtId: "riverbend-ufsd" is not this integration\'s district: it belongs to district hilltop-csd (its district: block), and that id is always used; remove districtId (no override, not even with --force, sends another district\'s data)',
+    );
   });
 
   it('refuses a value outside the allowed ones', () => {

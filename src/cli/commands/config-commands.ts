@@ -11,16 +11,22 @@ import type { IntegrationState, RunRecord } from '../../store/run-store.js';
 import { findIntegration, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes, formatInZone, runToJson, table } from '../output.js';
 
-/** `ferry validate`: every problem at once, each with its file and field; exit 2 when there are any. */
+/**
+ * `ferry validate`: every problem at once, each with its file and field, exit 2 when there are any. Beyond the files it
+ * checks what a run at 2 AM needs from this host and user: secrets that resolve (values are never printed), private
+ * secret files, readable pin files, a usable data folder. Warnings (an unused grade band) are printed on stdout.
+ */
 export async function cmdValidate(opts: GlobalOptions, io: Io): Promise<number> {
-  const res = tryLoadConfig(opts.config);
+  const res = tryLoadConfig(opts.config, new Date(), { environment: process.env });
+  const warnings = res.warnings.map((w) => `  warning: ${formatProblem(w)}\n`).join('');
   if (!res.ok) {
     io.err(`${res.problems.length} problem${res.problems.length === 1 ? '' : 's'} in ${opts.config}:\n`);
     for (const p of res.problems) io.err(`  ${formatProblem(p)}\n`);
+    io.out(warnings);
     return 2;
   }
   const c = res.config;
-  io.out(`ok: ${c.integrations.size} integrations in ${c.districts.size} districts, ${c.extracts.size} extracts, ${c.sources.size} sources, ${c.destinations.size} destinations\n`);
+  io.out(`ok: ${c.integrations.size} integrations in ${c.districts.size} districts, ${c.extracts.size} extracts, ${c.sources.size} sources, ${c.destinations.size} destinations\n${warnings}`);
   for (const source of c.sources.values()) {
     const warning = transportWarning(source);
     if (warning) io.err(`ferry: warning: ${warning}\n`);

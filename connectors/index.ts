@@ -54,6 +54,7 @@ export function createSource(config: NamedSource, ctx: { configDir: string; inte
         maxConcurrency: config.maxConcurrency,
         pageSize: config.pageSize,
         retries: config.retries,
+        tolerance: config.completeness.tolerance,
         integration: ctx.integration,
       });
     case 'eschooldata':
@@ -67,6 +68,7 @@ export function createSource(config: NamedSource, ctx: { configDir: string; inte
         maxConcurrency: config.maxConcurrency,
         pageSize: config.pageSize,
         retries: config.retries,
+        tolerance: config.completeness.tolerance,
         integration: ctx.integration,
       });
   }

@@ -119,9 +119,9 @@ export async function* readPages(opts: PagingOptions): AsyncGenerator<readonly u
 export function incompleteRead(who: string, resource: string, problem: Incomplete, integration: string | undefined): FerryError {
   const what =
     problem.reason === 'count'
-      ? `read ${problem.read} records but ${resource} counted ${problem.total}${problem.tolerance > 0 ? ` (more than completeness.tolerance ${problem.tolerance} apart)` : ''}`
-      : `records of ${resource} moved while it was paged (page ${problem.page} no longer ends with the record read there), so a record may have been skipped`;
-  return new FerryError('source_transient', `${who}: ${what}; nothing was delivered (the data changed during the read, or the server clipped pages; a retry reads it again)`, {
+      ? `read ${problem.read} records but ${resource} counted ${problem.total}${problem.tolerance > 0 ? ` (more than completeness.tolerance ${problem.tolerance} apart)` : ''}; nothing was delivered (records changed during the read, or the server clipped pages; a retry reads it again)`
+      : `records of ${resource} moved while it was paged (page ${problem.page} no longer ends with the record read there), so a record may have been skipped; nothing was delivered (a retry reads it again)`;
+  return new FerryError('source_transient', `${who}: ${what}`, {
     integration,
     counts: { rows: problem.read, expected: problem.total },
   });

@@ -56,6 +56,12 @@ export function describeColumn(c: ColumnDef): string {
   return `${c.name} (path ${c.path ?? c.name})`;
 }
 
+/** `ferry preview` and `ferry test-connection`: the same finding as a warning, over the rows they read. */
+export function emptyColumnsWarning(integrationId: string, extract: Pick<Extract, 'name'>, empty: readonly ColumnDef[], rows: number): string {
+  const one = empty.length === 1;
+  return `warning: integration ${integrationId}: column${one ? '' : 's'} ${empty.map(describeColumn).join(', ')} ${one ? 'is' : 'are'} empty in all ${rows} rows read; a run fails on ${one ? 'it' : 'them'} unless the path is fixed in extract ${extract.name} or the column is marked optional: true`;
+}
+
 /** The run's failure for declared columns empty in every row. */
 export function emptyColumnsError(integrationId: string, extract: Pick<Extract, 'name'>, empty: readonly ColumnDef[], counts: RunCounts, bundleFile?: string): FerryError {
   const { rows } = counts;

@@ -50,7 +50,9 @@ async function columnWarnings(i: Integration, source: Source): Promise<string[]>
     const controller = new AbortController();
     const watched = watchStream(part.extract.columns);
     try {
-      for await (const _ of watched.watch(firstRows(source.stream(part.query, { signal: controller.signal }), SAMPLE_ROWS))) void _;
+      const batches = watched.watch(firstRows(source.stream(part.query, { signal: controller.signal }), SAMPLE_ROWS));
+      // Only the watch's per-column flags are kept; the rows themselves are dropped as they pass.
+      for (let b = await batches.next(); !b.done; b = await batches.next());
     } finally {
       controller.abort();
     }

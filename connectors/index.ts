@@ -59,6 +59,7 @@ export function createSource(config: NamedSource, ctx: { configDir: string; inte
         maxConcurrency: config.maxConcurrency,
         pageSize: config.pageSize,
         retries: config.retries,
+        tolerance: config.completeness.tolerance,
         integration: ctx.integration,
       });
     case 'eschooldata':
@@ -72,6 +73,7 @@ export function createSource(config: NamedSource, ctx: { configDir: string; inte
         maxConcurrency: config.maxConcurrency,
         pageSize: config.pageSize,
         retries: config.retries,
+        tolerance: config.completeness.tolerance,
         integration: ctx.integration,
       });
   }

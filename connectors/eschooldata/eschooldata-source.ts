@@ -5,7 +5,7 @@ import { classifyStatus } from '../http/http-errors.js';
 import type { BindValue, BoundQuery, CellValue, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { createHttpClient, type HttpResponse } from '../http/http-client.js';
 import { createTokenProvider, sendAuthorized } from '../http/oauth-token.js';
-import { readPages, type Page } from '../http/paging.js';
+import { incompleteRead, readPages, type Page } from '../http/paging.js';
 import { columnPaths, isObject, parseRequestBlock, substituteParams } from '../http/records.js';
 import { afterFetchFilter, wantedFilters, type FilterName, type FilterPaths } from '../http/standard-filters.js';
 import { eSchoolDataRequestSchema, type ESchoolDataPart } from './eschooldata-request.js';
@@ -103,35 +103,43 @@ export function createESchoolDataSource(opts: ESchoolDataSourceOptions): Source 
     });
     const pageSize = opts.pageSize ?? 100;
     let kept = 0;
+    /** The sum of the parts' totals; undefined when any part's server sent none. */
+    let expected: number | undefined = 0;
     for (const { part, at, params, keep, mapping } of plans) {
       let total: number | undefined;
       let read = 0;
+      let partKept = 0;
       for await (const records of readPages({
         pageSize,
         signal: options.signal,
         lookahead: opts.maxConcurrency > 1,
-        fetchPage: async (pageNo, s) => {
-          const page = pageOf(await get(part.endpoint, { ...params, pageNo, pageSize }, s, options, `${at}.endpoint`), part.recordsKey);
+        tolerance: opts.tolerance,
+        fetchPage: async (pageNo, size, s) => {
+          const page = pageOf(await get(part.endpoint, { ...params, pageNo, pageSize: size }, s, options, `${at}.endpoint`), part.recordsKey);
           total ??= page.total;
           return page;
         },
         overrun: (n, t) => new FerryError('source_query', `${who}: endpoint ${part.endpoint} kept returning full pages past its totalCount of ${t ?? '?'} (stopped after ${n} pages)`, { integration }),
+        incomplete: (problem) => incompleteRead(who, `endpoint ${part.endpoint}`, problem, integration),
       })) {
         read += records.length;
         const rows: CellValue[][] = [];
         for (const record of records) {
           for (const row of mapping.flatten(record)) {
-            if ((keep === undefined || keep(row)) && (mapping.where === undefined || mapping.where(row))) rows.push(mapping.cells(row));
+            if ((keep === undefined || keep.keep(row)) && (mapping.where === undefined || mapping.where(row))) rows.push(mapping.cells(row));
           }
         }
-        kept += rows.length;
+        partKept += rows.length;
         if (rows.length > 0) yield { columns: names, rows };
       }
-      if (total !== undefined && read !== total) options.logger?.warn('api record count changed during the read', { endpoint: part.endpoint, expected: total, read });
+      if (read > 0 && partKept === 0) keep?.throwIfUnmatched(read);
+      kept += partKept;
+      expected = total === undefined || expected === undefined ? undefined : expected + total;
       options.logger?.info('api read complete', { endpoint: part.endpoint, read, tokenRequests: tokens.fetches });
     }
-    if (kept === 0) yield { columns: names, rows: [] };
     options.logger?.info('api rows kept', { parts: plans.length, kept });
+    // The last batch carries the count the read was reconciled against.
+    yield { columns: names, rows: [], expected };
   }
 
   return {

@@ -13,6 +13,8 @@ export interface ApiSourceOptions {
   pageSize?: number | undefined;
   /** Attempts after the first for 429, 5xx, dropped connections and timeouts. Default 4. */
   retries?: number | undefined;
+  /** Records a read may differ from the source's count by and still pass (`completeness.tolerance`). Default 0. */
+  tolerance?: number | undefined;
   integration?: string | undefined;
   sleep?: Sleep | undefined;
   now?: (() => number) | undefined;

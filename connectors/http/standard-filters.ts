@@ -55,6 +55,15 @@ export function missingFilterPath(name: FilterName, who: string, integration: st
 
 type Check = (record: unknown) => boolean;
 
+export interface AfterFetchFilter {
+  keep(record: unknown): boolean;
+  /**
+   * Throws when a filter's path matched no record at all (a misspelt path, or a field the API does not expose): then
+   * the filter, not the data, emptied the result, and the message says so instead of pointing at allowEmpty.
+   */
+  throwIfUnmatched(recordsRead: number): void;
+}
+
 /** A predicate for the wanted filters not in `pushed`; undefined when nothing is left to check. */
 export function afterFetchFilter(
   paths: FilterPaths,
@@ -62,15 +71,27 @@ export function afterFetchFilter(
   pushed: ReadonlySet<FilterName>,
   who: string,
   integration: string | undefined,
-): Check | undefined {
+): AfterFetchFilter | undefined {
   const checks: Check[] = [];
+  /** Per filter path: whether any record had a value there. Set by `at`, which every check reads through. */
+  const matched = new Map<string, { name: FilterName; path: string; seen: boolean }>();
+  const at = (name: FilterName, p: string) => {
+    const entry = { name, path: p, seen: false };
+    matched.set(`${name}:${p}`, entry);
+    return (r: unknown): unknown => {
+      const v = valueAt(r, p);
+      if (v !== undefined) entry.seen = true;
+      return v;
+    };
+  };
   const need = (name: FilterName): boolean => wanted[name] !== undefined && !pushed.has(name);
   if (need('grades')) {
     const p = paths.grades;
     if (!p) throw missingFilterPath('grades', who, integration);
     const { min, max } = wanted.grades!;
+    const read = at('grades', p);
     checks.push((r) => {
-      const g = gradeNumber(valueAt(r, p));
+      const g = gradeNumber(read(r));
       return g !== undefined && g >= min && g <= max;
     });
   }
@@ -78,29 +99,44 @@ export function afterFetchFilter(
     const p = paths.buildings;
     if (!p) throw missingFilterPath('buildings', who, integration);
     const set = new Set(wanted.buildings!);
-    checks.push((r) => set.has(String(valueAt(r, p) ?? '')));
+    const read = at('buildings', p);
+    checks.push((r) => set.has(String(read(r) ?? '')));
   }
   if (need('activeOnly')) {
     const spec = paths.activeOnly;
     if (!spec) throw missingFilterPath('activeOnly', who, integration);
     const set = new Set(spec.active.map(String));
-    checks.push((r) => set.has(String(valueAt(r, spec.path) ?? '')));
+    const read = at('activeOnly', spec.path);
+    checks.push((r) => set.has(String(read(r) ?? '')));
   }
   if (need('schoolYear') && paths.schoolYear) {
-    const p = paths.schoolYear;
     const year = wanted.schoolYear!;
-    checks.push((r) => Number(valueAt(r, p)) === year);
+    const read = at('schoolYear', paths.schoolYear);
+    checks.push((r) => Number(read(r)) === year);
   }
   if (need('asOf') && paths.asOf) {
-    const { entry, exit } = paths.asOf;
     const day = wanted.asOf!;
+    const entry = at('asOf', paths.asOf.entry);
+    const exit = at('asOf', paths.asOf.exit);
     // Dates are YYYY-MM-DD, so text order is date order. exit_date is the first day no longer enrolled.
     checks.push((r) => {
-      const from = valueAt(r, entry);
-      const to = valueAt(r, exit);
+      const from = entry(r);
+      const to = exit(r);
       return typeof from === 'string' && from.slice(0, 10) <= day && (typeof to !== 'string' || to === '' || to.slice(0, 10) > day);
     });
   }
   if (checks.length === 0) return undefined;
-  return (r) => checks.every((c) => c(r));
+  return {
+    // Every check runs (no short cut), so each path's "seen" covers every record.
+    keep: (r) => checks.map((c) => c(r)).every(Boolean),
+    throwIfUnmatched(recordsRead) {
+      // asOf's exit date is legitimately absent from every record of a still-enrolled group: only its entry counts.
+      const missing = [...matched.values()].find((m) => !m.seen && !(m.name === 'asOf' && m.path === paths.asOf?.exit));
+      if (!missing) return;
+      throw new FerryError('config', `${who}: filter ${missing.name}: path ${missing.path} matched no record (of ${recordsRead} read); fix request.filters.${missing.name} in the extract to name the field that holds it`, {
+        integration,
+        field: `request.filters.${missing.name}`,
+      });
+    },
+  };
 }

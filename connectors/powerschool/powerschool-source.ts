@@ -4,7 +4,7 @@ import { abortedError } from '../aborted.js';
 import type { BindValue, BoundQuery, ConnectionInfo, RowBatch, Source, StreamOptions } from '../../src/core/source.js';
 import { createHttpClient, type HttpResponse } from '../http/http-client.js';
 import { createTokenProvider, sendAuthorized } from '../http/oauth-token.js';
-import { readPages } from '../http/paging.js';
+import { incompleteRead, readPages } from '../http/paging.js';
 import { columnPaths, isObject, parseRequestBlock, rowsOf, substituteParams } from '../http/records.js';
 import { afterFetchFilter, missingFilterPath, wantedFilters, type FilterName } from '../http/standard-filters.js';
 import { powerSchoolRequestSchema, type PowerSchoolRequest } from './powerschool-request.js';
@@ -104,8 +104,9 @@ export function createPowerSchoolSource(opts: PowerSchoolSourceOptions): Source 
     const signal = options.signal;
     const meta = await readMetadata(signal);
     const plan = planRead(request, query.values, meta);
-    const keep = afterFetchFilter(request.filters, wantedFilters(query.values), plan.pushed, who, opts.integration);
+    const filter = afterFetchFilter(request.filters, wantedFilters(query.values), plan.pushed, who, opts.integration);
     const total = countOf(await call(plan.method, `${plan.path}/count`, { ...plan.common, params: plan.countParams, signal, options }), ctx);
+    const types = query.columns!.map((c) => c.type);
     let read = 0;
     let kept = 0;
     let pages = 0;
@@ -114,21 +115,24 @@ export function createPowerSchoolSource(opts: PowerSchoolSourceOptions): Source 
       total,
       signal,
       lookahead: opts.maxConcurrency > 1,
-      fetchPage: async (page, s) => {
-        const res = await call(plan.method, plan.path, { ...plan.common, params: { ...plan.common.params, page, pagesize: plan.pageSize }, signal: s, options });
+      tolerance: opts.tolerance,
+      fetchPage: async (page, size, s) => {
+        const res = await call(plan.method, plan.path, { ...plan.common, params: { ...plan.common.params, page, pagesize: size }, signal: s, options });
         return { records: plan.records(res) };
       },
       overrun: (n) => new FerryError('source_query', `${who}: ${plan.path} kept returning full pages past the ${total} records its count reported (stopped after ${n} pages)`, { integration: opts.integration }),
+      incomplete: (problem) => incompleteRead(who, plan.path, problem, opts.integration),
     })) {
       pages++;
       read += records.length;
-      const rows = keep ? records.filter(keep) : records;
+      const rows = filter ? records.filter(filter.keep) : records;
       kept += rows.length;
-      if (rows.length > 0) yield { columns: names, rows: rowsOf(rows, paths, query.columns!.map((c) => c.type)) };
+      if (rows.length > 0) yield { columns: names, rows: rowsOf(rows, paths, types) };
     }
-    if (kept === 0) yield { columns: names, rows: [] };
-    if (read !== total) options.logger?.warn('api record count changed during the read', { path: plan.path, expected: total, read });
+    if (read > 0 && kept === 0) filter?.throwIfUnmatched(read);
     options.logger?.info('api read complete', { path: plan.path, pages, read, kept, tokenRequests: tokens.fetches });
+    // The last batch carries the count the read was reconciled against.
+    yield { columns: names, rows: [], expected: total };
   }
 
   return {

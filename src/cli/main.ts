@@ -116,8 +116,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     });
 
   program
-    .command('test-connection <source>')
-    .description('reach a source and check its credentials without reading student data')
+    .command('test-connection <source-or-integration>')
+    .description('reach a source and check its credentials without reading student data; for an integration, also warn about declared columns empty in its first rows')
     .option('--json', 'JSON output')
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdTestConnection(id, { ...g(cmd), ...o }, io);

@@ -8,6 +8,8 @@ export interface ColumnDef {
   readonly description?: string | undefined;
   /** API sources: dotted path of the value in a response record (e.g. `name.last_name`). */
   readonly path?: string | undefined;
+  /** API sources: may be empty in every row; a column that is not optional and empty in every row fails the run. */
+  readonly optional?: boolean | undefined;
 }
 
 export interface Extract {

@@ -110,6 +110,8 @@ const apiCommon = {
   maxConcurrency: positiveInt.default(2),
   pageSize: positiveInt.optional(),
   retries: z.number().int().min(0).max(10).default(4),
+  /** How far the records read may be from the source's own count before the run fails (retryably): records, default 0. */
+  completeness: z.strictObject({ tolerance: z.number().int('must be a whole number of records').min(0).default(0) }).default({ tolerance: 0 }),
 };
 
 export const powerSchoolSourceSchema = z.strictObject({ kind: z.literal('powerschool'), baseUrl: httpUrl, ...apiCommon });
@@ -382,6 +384,15 @@ export const extractFileSchema = z.strictObject({
   /** API sources: what to fetch; checked by the connector's own schema. */
   request: z.record(z.string(), z.unknown()).optional(),
   columns: z
-    .array(z.strictObject({ name: z.string().min(1), type: z.enum(COLUMN_TYPES), description: z.string().optional(), path: z.string().min(1).optional() }))
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        type: z.enum(COLUMN_TYPES),
+        description: z.string().optional(),
+        path: z.string().min(1).optional(),
+        /** API extracts: the column may be empty in every row (otherwise that fails the run as a path matching nothing). */
+        optional: z.boolean().optional(),
+      }),
+    )
     .min(1, 'must declare at least one output column'),
 });

@@ -57,6 +57,13 @@ export interface FerryErrorOptions {
   cause?: unknown;
   integration?: string;
   field?: string;
+  /** A run that failed after reading: what it read and what the source said it holds, for the run record. */
+  counts?: RunCounts;
+}
+
+export interface RunCounts {
+  rows: number;
+  expected?: number | undefined;
 }
 
 export class FerryError extends Error {
@@ -64,6 +71,7 @@ export class FerryError extends Error {
   readonly retryable: boolean;
   readonly integration: string | undefined;
   readonly field: string | undefined;
+  readonly counts: RunCounts | undefined;
 
   constructor(kind: ErrorKind, message: string, options: FerryErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -72,6 +80,7 @@ export class FerryError extends Error {
     this.retryable = RETRYABLE[kind];
     this.integration = options.integration;
     this.field = options.field;
+    this.counts = options.counts;
   }
 }
 

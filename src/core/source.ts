@@ -9,6 +9,11 @@ export type CellValue = string | number | bigint | boolean | Date | Buffer | nul
 export interface RowBatch {
   readonly columns: readonly string[];
   readonly rows: readonly (readonly CellValue[])[];
+  /**
+   * API sources, on the last batch: the records the source's own count said it holds (before Ferry's filters), which
+   * the read was reconciled against. Absent for SQL sources, where the rows are the count.
+   */
+  readonly expected?: number | undefined;
 }
 
 /**

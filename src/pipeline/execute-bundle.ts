@@ -15,7 +15,8 @@ import { formatValidationReport, type ValidationResult } from '../formats/oneros
 import { specForFile, type OneRosterFileName } from '../formats/oneroster/spec.js';
 import { validateOneRosterFiles } from '../formats/oneroster/validate.js';
 import { loadBaseline, saveBaseline, sha256OfFile } from './delta-baseline.js';
-import { openSpool, type ExecuteOptions, type RunContext, type RunResult } from './execute-run.js';
+import { emptyColumnsError, watchStream } from './column-presence.js';
+import { isApiSource, openSpool, type ExecuteOptions, type RunContext, type RunResult } from './execute-run.js';
 import { deliverOrHold } from './deliver.js';
 import { renderRunPath } from './run-paths.js';
 
@@ -63,9 +64,14 @@ export async function executeBundleRun(ctx: RunContext, opts: ExecuteOptions, at
         field: 'allowEmpty',
       });
     }
-    return bundle.format === 'clever'
-      ? await finishClever(ctx, opts, spooled, rows, partsDir, remote, state)
-      : await finishOneRoster(ctx, opts, spooled, rows, partsDir, zipSpool, remote.get('')!, state);
+    // The same file(s) as `rows`: each member's source count, or its rows for SQL sources.
+    const expectedOf = (f: { rows: number; expected?: number | undefined }) => f.expected ?? f.rows;
+    const expected = spooled.has(main) ? expectedOf(spooled.get(main)!) : [...spooled.values()].reduce((n, f) => n + expectedOf(f), 0);
+    const done =
+      bundle.format === 'clever'
+        ? await finishClever(ctx, opts, spooled, rows, partsDir, remote, state)
+        : await finishOneRoster(ctx, opts, spooled, rows, partsDir, zipSpool, remote.get('')!, state);
+    return { ...done, expected };
   } catch (err) {
     if (signal.aborted) {
       throw new FerryError('aborted', `integration ${integration.id}: run stopped (${String(signal.reason instanceof Error ? signal.reason.message : signal.reason ?? 'aborted')}); nothing was delivered`, {
@@ -97,7 +103,8 @@ async function spoolMembers(ctx: RunContext, opts: ExecuteOptions, source: Sourc
     const stats = { rows: 0 };
     const file = path.join(dir, name);
     logger.info('extract started', { source: integration.source.id, extract: extract.name, file: name, mode: 'rows' });
-    const batches = source.stream({ text: extract.sql, values: params.binds, request: extract.request, columns: extract.columns }, { signal, logger });
+    const watched = watchStream(extract.columns);
+    const batches = watched.watch(source.stream({ text: extract.sql, values: params.binds, request: extract.request, columns: extract.columns }, { signal, logger }));
     const encoded = encodeCsv(batches, extract.columns, format, integration.id, stats);
     const out = await openSpool(file, integration.id);
     try {
@@ -111,7 +118,9 @@ async function spoolMembers(ctx: RunContext, opts: ExecuteOptions, source: Sourc
       }
       throw err;
     }
-    spooled.set(name, { path: file, rows: stats.rows });
+    const empty = isApiSource(integration) ? watched.emptyColumns() : [];
+    if (empty.length > 0) throw emptyColumnsError(integration.id, extract, empty, { rows: stats.rows, expected: watched.expected }, name);
+    spooled.set(name, { path: file, rows: stats.rows, expected: watched.expected });
     total += stats.rows;
     opts.onProgress?.(total);
     logger.info('extract written', { extract: extract.name, file: name, rows: stats.rows });
@@ -141,7 +150,7 @@ async function finishOneRoster(
   zipSpool: string,
   remotePath: string,
   state: KeepState,
-): Promise<RunResult> {
+): Promise<Omit<RunResult, 'expected'>> {
   const { integration, logger, signal } = ctx;
   const bundle = integration.bundle!;
   const present = new Set<OneRosterFileName>([...spooled.keys()].map((n) => specForFile(n)!.name));
@@ -251,7 +260,7 @@ async function finishClever(
   partsDir: string,
   remote: ReadonlyMap<string, string>,
   state: KeepState,
-): Promise<RunResult> {
+): Promise<Omit<RunResult, 'expected'>> {
   const { integration, logger, signal } = ctx;
   // Files not in the set are not checked against (the vendor may get them elsewhere); the ones sent must agree.
   const texts = await readTexts(spooled);

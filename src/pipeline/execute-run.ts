@@ -14,6 +14,8 @@ import { csvPrefix, encodeCsv, lfToCrlfOutsideQuotes } from '../formats/csv.js';
 import type { BundleFileInfo } from '../formats/oneroster/bundle.js';
 import { executeBundleRun } from './execute-bundle.js';
 import { renderRunPath } from './run-paths.js';
+import { emptyColumnsError, watchStream } from './column-presence.js';
+import { API_SOURCE_KINDS } from '../config/schema.js';
 import { deliverOrHold } from './deliver.js';
 import type { HoldDecision, PreviousDelivery } from './safety-gate.js';
 
@@ -51,6 +53,8 @@ export interface ExecuteOptions {
 
 export interface RunResult {
   rows: number;
+  /** The source's own count of what it holds (API sources, before Ferry's filters); the rows for SQL sources. */
+  expected: number;
   bytes: number;
   sha256: string;
   remotePath: string | null;
@@ -89,13 +93,14 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
       ? await source.copyCsv({ query: queryOf(integration, ctx.params), columns: integration.extract.columns, withheld: withheldNames(integration), format: integration.format, signal })
       : undefined;
     let encoded: AsyncIterable<string | Buffer>;
+    const watched = watchStream(integration.extract.columns);
     if (copy) {
       // The database writes the records; Ferry adds the header and, for CRLF files, the CR.
       const body = integration.format.lineEnding === 'crlf' ? lfToCrlfOutsideQuotes(copy.body) : copy.body;
       encoded = prefixed(csvPrefix(integration.extract.columns, integration.format), body);
       rowsWritten = copy.rowCount;
     } else {
-      const batches = source.stream(queryOf(integration, ctx.params), { signal, logger });
+      const batches = watched.watch(source.stream(queryOf(integration, ctx.params), { signal, logger }));
       encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats, withheldNames(integration));
     }
     async function* hashed(): AsyncGenerator<Buffer> {
@@ -117,7 +122,11 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     stats.rows = rowsWritten();
     opts.onProgress?.(stats.rows);
     const sha256 = hash.digest('hex');
-    logger.info('extract written', { rows: stats.rows, bytes });
+    // API sources report their own count (reconciled by the connector); for SQL sources the rows are the count.
+    const expected = watched.expected ?? stats.rows;
+    logger.info('extract written', { rows: stats.rows, expected, bytes });
+    const empty = isApiSource(integration) ? watched.emptyColumns() : [];
+    if (empty.length > 0) throw emptyColumnsError(integration.id, integration.extract, empty, { rows: stats.rows, expected });
 
     if (stats.rows === 0 && !integration.allowEmpty) {
       throw new FerryError('empty_result', `integration ${integration.id}: the extract returned no rows, so nothing was delivered (set allowEmpty: true if an empty file is expected)`, {
@@ -127,7 +136,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
     }
     await fsp.rename(partSpool, finalSpool);
 
-    const base = { rows: stats.rows, bytes, sha256 };
+    const base = { rows: stats.rows, expected, bytes, sha256 };
     const sent = await deliverOrHold(
       { integration, runId: ctx.runId, logger, signal, dryRun: opts.dryRun, previousDelivery: opts.previousDelivery, beforeDeliver: opts.beforeDeliver, openDestination: opts.openDestination },
       { files: [{ localPath: finalSpool, remotePath, bytes }], set: false, recordedPath: remotePath, rows: stats.rows },
@@ -181,4 +190,9 @@ export function withheldNames(integration: Pick<Integration, 'withheld'>): strin
 export function queryOf(integration: Integration, params: ResolvedParams): BoundQuery {
   const { extract } = integration;
   return { text: extract.sql, values: params.binds, request: extract.request, columns: extract.columns };
+}
+
+/** API extracts map declared columns onto record paths, so a column empty in every row is checked (column-presence.ts). */
+export function isApiSource(integration: Pick<Integration, 'source'>): boolean {
+  return API_SOURCE_KINDS.includes(integration.source.kind);
 }

@@ -84,7 +84,7 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
       runId,
       integrationId: integration.id,
       deliveredAt: deps.clock.now().toISOString(),
-      outcome: { status: 'succeeded', rows: run.rows, bytes: run.bytes, sha256: run.sha256, remotePath: receipt.remotePath, target: receipt.target, files: run.files, bundleMode: run.bundleMode },
+      outcome: { status: 'succeeded', rows: run.rows, expected: run.expected, bytes: run.bytes, sha256: run.sha256, remotePath: receipt.remotePath, target: receipt.target, files: run.files, bundleMode: run.bundleMode },
     });
     const record = await store.completeRelease(runId, { remotePath: receipt.remotePath, target: receipt.target });
     await deps.receipts.recorded(runId);

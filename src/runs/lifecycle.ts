@@ -355,6 +355,7 @@ export function createRuns(deps: RunsDeps): Runs {
         const outcome: RunOutcome & { status: 'succeeded' } = {
           status: 'succeeded',
           rows: result.rows,
+          expected: result.expected,
           bytes: result.bytes,
           sha256: result.sha256,
           remotePath: result.remotePath,
@@ -394,14 +395,14 @@ export function createRuns(deps: RunsDeps): Runs {
         } catch (err) {
           logger.warn('driver debug log not written', { error: oneLine(err) });
         }
-        outcome = { status, errorKind: failure.kind, error: failure.message };
+        outcome = { status, errorKind: failure.kind, error: failure.message, rows: failure.counts?.rows, expected: failure.counts?.expected };
       } else if (result!.held) {
         const h = result!.held;
         logger.warn('delivery held', { rows: h.rows, previousRows: h.previousRows, drop: Number(h.drop.toFixed(4)), previousRunId: h.previousRunId, maxRowDrop: h.maxRowDrop });
-        outcome = { status: 'held', rows: result!.rows, bytes: result!.bytes, sha256: result!.sha256, spoolPath, holdReason: h.reason, files: result!.files ?? null, bundleMode: result!.bundleMode ?? null };
+        outcome = { status: 'held', rows: result!.rows, expected: result!.expected, bytes: result!.bytes, sha256: result!.sha256, spoolPath, holdReason: h.reason, files: result!.files ?? null, bundleMode: result!.bundleMode ?? null };
       } else {
         logger.info('dry run succeeded', { rows: result!.rows, bytes: result!.bytes, sha256: result!.sha256, spoolPath });
-        outcome = { status: 'succeeded', rows: result!.rows, bytes: result!.bytes, sha256: result!.sha256, spoolPath, files: result!.files ?? null, bundleMode: result!.bundleMode ?? null };
+        outcome = { status: 'succeeded', rows: result!.rows, expected: result!.expected, bytes: result!.bytes, sha256: result!.sha256, spoolPath, files: result!.files ?? null, bundleMode: result!.bundleMode ?? null };
       }
       const lines = collector.take(runId);
       await persist(runId, 'the run’s log', logger, () => store.appendLogs(runId, lines));

@@ -20,6 +20,8 @@ export interface RunRecord {
   startedAt: Date | null;
   finishedAt: Date | null;
   rows: number | null;
+  /** What the source said it holds (an API source's count; the rows for SQL sources): see migration 008. */
+  expected: number | null;
   bytes: number | null;
   sha256: string | null;
   remotePath: string | null;
@@ -79,6 +81,7 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     startedAt: date(r.started_at),
     finishedAt: date(r.finished_at),
     rows: num(r.rows),
+    expected: num(r.expected),
     bytes: num(r.bytes),
     sha256: (r.sha256 as string | null) ?? null,
     remotePath: (r.remote_path as string | null) ?? null,

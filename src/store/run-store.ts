@@ -55,6 +55,8 @@ export type ClaimResult =
 export interface RunOutcome {
   status: Exclude<RunStatus, 'running'>;
   rows?: number | null;
+  /** The source's own count (RunRecord.expected). */
+  expected?: number | null;
   bytes?: number | null;
   sha256?: string | null;
   remotePath?: string | null;
@@ -380,6 +382,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
             status: 'succeeded',
             finished_at: run.finishedAt && run.status === 'interrupted' ? iso(run.finishedAt) : iso(clock.now()),
             rows: o.rows ?? null,
+            expected: o.expected ?? null,
             bytes: o.bytes ?? null,
             sha256: o.sha256 ?? null,
             remote_path: o.remotePath ?? null,
@@ -480,6 +483,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           status: o.status,
           finished_at: iso(clock.now()),
           rows: o.rows ?? null,
+          expected: o.expected ?? null,
           bytes: o.bytes ?? null,
           sha256: o.sha256 ?? null,
           remote_path: o.remotePath ?? null,

@@ -60,6 +60,7 @@ describe('ferry CLI end to end (spawned, demo config)', () => {
       trigger: 'manual',
       requestedBy: 'e2e-tester',
       rows: bytes.toString('utf8').split('\r\n').length - 2,
+      expected: bytes.toString('utf8').split('\r\n').length - 2, // a SQL source: its rows are its count
       bytes: bytes.length,
       sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
       remotePath: '/hilltop-csd/clever/students.csv',

@@ -167,6 +167,9 @@ describe('eSchoolData extract library against the fake GURU API', () => {
       const out = await readAll(esdSource(), esdQuery(extract, {}));
       expect(out.columns, name).toEqual(extract.columns.map((c) => c.name));
       expect(out.rows.length, name).toBeGreaterThan(0);
+      // A run fails on a declared column empty in every row (its path matches nothing) unless the extract marks it optional.
+      const empty = extract.columns.filter((c, i) => !c.optional && out.rows.every((r) => r[i] === null || r[i] === undefined || r[i] === ''));
+      expect(empty.map((c) => `${c.name} (path ${c.path ?? c.name})`), name).toEqual([]);
     }
   });
 

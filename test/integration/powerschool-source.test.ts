@@ -61,7 +61,9 @@ async function setup(serverOpts: Partial<FakePowerSchoolOptions> = {}, sourceOpt
   }));
   return { fake, src, sleeps };
 }
-const pageRequests = (fake: FakePowerSchool, path = '/ws/v1/district/student') => fake.requests.filter((r) => r.path === path);
+/** Page reads; the one-record re-reads of page seams at the end of a read (see paging.ts) are `seamChecks`. */
+const pageRequests = (fake: FakePowerSchool, path = '/ws/v1/district/student') => fake.requests.filter((r) => r.path === path && r.query['pagesize'] !== '1');
+const seamChecks = (fake: FakePowerSchool, path = '/ws/v1/district/student') => fake.requests.filter((r) => r.path === path && r.query['pagesize'] === '1');
 const tokenRequests = (fake: FakePowerSchool) => fake.requests.filter((r) => r.path.startsWith('/oauth/'));
 
 describe('PowerSchool source against the fake PowerSchool', () => {
@@ -77,6 +79,8 @@ describe('PowerSchool source against the fake PowerSchool', () => {
     expect(pages.length).toBe(Math.floor(N / 40) + 1);
     expect(pages.every((r) => r.query['pagesize'] === '40' && r.query['expansions'] === 'school_enrollment,demographics,contact_info')).toBe(true);
     expect(fake.requests.findIndex((r) => r.path.endsWith('/count'))).toBeLessThan(fake.requests.indexOf(pages[0]!));
+    // Each page's last record, read again once every page is in: nothing moved, so the read stands.
+    expect(seamChecks(fake).map((r) => Number(r.query['page'])).sort((a, b) => a - b)).toEqual(Array.from({ length: pages.length - 1 }, (_, i) => (i + 1) * 40));
     expect(tokenRequests(fake)).toHaveLength(1);
     expect(fake.requests.filter((r) => r.auth === 'bearer').every((r) => r.tokenSeq === 1)).toBe(true);
   });
@@ -128,24 +132,53 @@ describe('PowerSchool source against the fake PowerSchool', () => {
     expect(sleeps).toHaveLength(2);
   });
 
-  it('stops on the empty page when records vanish after /count, and reads on when records were added', async () => {
-    const remove = N % 50 === 0 ? 50 : N % 50;
+  it('fails retryably, with both numbers, when records vanish or appear after /count, and reads on within completeness.tolerance', async () => {
+    const remove = 7;
     let { fake, src } = await setup({ faults: { countDrift: { remove } } });
-    let out = await readAll(src, studentsQuery());
-    expect(out.rows).toHaveLength(N - remove);
-    expect(pageRequests(fake).map((r) => [r.query['page'], r.status]).at(-1)).toEqual([String((N - remove) / 50 + 1), 200]);
-    expect(pageRequests(fake)).toHaveLength((N - remove) / 50 + 1);
+    const short = await failureOf(readAll(src, studentsQuery()));
+    expect([short.kind, short.retryable, short.counts]).toEqual(['source_transient', true, { rows: N - remove, expected: N }]);
+    expect(short.message).toBe(
+      `integration hilltop-ps-test: source hilltop-ps: read ${N - remove} records but /ws/v1/district/student counted ${N}; nothing was delivered (records changed during the read, or the server clipped pages; a retry reads it again)`,
+    );
+    // The short last page did not end the read: the empty page after it did.
+    expect(pageRequests(fake).at(-1)!.query['page']).toBe(String(Math.ceil((N - remove) / 50) + 1));
     await source!.close();
     await fake.close();
     ({ fake, src } = await setup({ faults: { countDrift: { add: 75 } } }));
-    out = await readAll(src, studentsQuery());
-    expect(out.rows).toHaveLength(N + 75);
+    const excess = await failureOf(readAll(src, studentsQuery()));
+    expect([excess.kind, excess.counts]).toEqual(['source_transient', { rows: N + 75, expected: N }]);
+    await source!.close();
+    await fake.close();
+    ({ fake, src } = await setup({ faults: { countDrift: { add: 75 } } }, { tolerance: 75 }));
+    expect((await readAll(src, studentsQuery())).rows).toHaveLength(N + 75);
     // Full pages that never end (a flood of new records, or a server ignoring `page`): a few pages past the count, then stop.
     fake.faults.countDrift = { add: 5000 };
     const before = pageRequests(fake).length;
     const err = await failureOf(readAll(src, studentsQuery()));
     expect([err.kind, err.message]).toEqual(['source_query', expect.stringContaining(`kept returning full pages past the ${N + 75} records its count reported`)]);
     expect(pageRequests(fake).length - before).toBe(Math.ceil((N + 75) / 50) + 3);
+  });
+
+  it('pages on past pages a plugin clips without saying so in /ws/v1/metadata, at the size it used, and reads every student', async () => {
+    const { fake, src } = await setup({ maxPageSize: 100, silentClip: 30 }, { pageSize: 100 });
+    const out = await readAll(src, studentsQuery());
+    expect(out.rows.map((r) => r[1])).toEqual(ALL.map((s) => s.stateId));
+    const sizes = pageRequests(fake).map((r) => r.query['pagesize']);
+    expect(sizes).toEqual(['100', ...Array.from({ length: Math.ceil(N / 30) - 1 }, () => '30')]);
+  });
+
+  it('fails retryably when one student is deleted and one added mid-paging (the total unchanged, a still-enrolled student skipped)', async () => {
+    const { fake, src } = await setup({ faults: { countDrift: { remove: 1, add: 1, afterPage: 2 } } });
+    const err = await failureOf(readAll(src, studentsQuery()));
+    expect([err.kind, err.retryable, err.counts]).toEqual(['source_transient', true, { rows: N, expected: N }]);
+    expect(err.message).toBe(
+      'integration hilltop-ps-test: source hilltop-ps: records of /ws/v1/district/student moved while it was paged (page 1 no longer ends with the record read there), so a record may have been skipped; nothing was delivered (a retry reads it again)',
+    );
+    // Read again, the data holds still: the same read now passes, every current student once.
+    const out = await readAll(src, studentsQuery());
+    expect(out.rows).toHaveLength(N);
+    expect(new Set(out.rows.map((r) => r[0])).size).toBe(N);
+    expect(seamChecks(fake).length).toBeGreaterThan(0);
   });
 
   it('handles a one-record page (an object) and an empty result (no singular key)', async () => {
@@ -191,7 +224,7 @@ describe('PowerSchool source against the fake PowerSchool', () => {
     };
     const out = await readAll(src, query);
     expect(out.rows.map((r) => r[0]).sort()).toEqual(demoStateIds(HILLTOP, { schoolCodes: ['HES'], activeOnly: true }).sort());
-    const pq = fake.requests.filter((r) => r.path === `/ws/schema/query/${BASIC_INFO}`);
+    const pq = pageRequests(fake, `/ws/schema/query/${BASIC_INFO}`);
     expect(pq.length).toBeGreaterThan(1);
     expect(pq.every((r) => r.method === 'POST' && r.query['pagesize'] === '50' && JSON.stringify(r.json) === JSON.stringify({ school_number: String(hes) }))).toBe(true);
     expect(fake.requests.some((r) => r.path === `/ws/schema/query/${BASIC_INFO}/count`)).toBe(true);

@@ -141,6 +141,7 @@ describe.each([
     const finished = await store.finishRun(run.id, {
       status: 'succeeded',
       rows: 1234,
+      expected: 1240,
       bytes: 5_000_000_123,
       sha256,
       remotePath: '/districts/hilltop-csd/clever/students_20261123.csv',
@@ -151,6 +152,7 @@ describe.each([
       status: 'succeeded',
       dryRun: true,
       rows: 1234,
+      expected: 1240,
       bytes: 5_000_000_123,
       sha256,
       remotePath: '/districts/hilltop-csd/clever/students_20261123.csv',
@@ -167,7 +169,7 @@ describe.each([
 
     const failed = (await store.claimRun(claim({ integrationId: 'other' }))).run;
     const rec = await store.finishRun(failed.id, { status: 'failed', errorKind: 'source_auth', error: 'integration other: source sis: PostgreSQL refused the login' });
-    expect(rec).toMatchObject({ status: 'failed', errorKind: 'source_auth', error: 'integration other: source sis: PostgreSQL refused the login', rows: null, bytes: null, sha256: null });
+    expect(rec).toMatchObject({ status: 'failed', errorKind: 'source_auth', error: 'integration other: source sis: PostgreSQL refused the login', rows: null, expected: null, bytes: null, sha256: null });
   });
 
   it('lists runs newest first, filters by integration, limits, and gives the last run of each integration', async () => {

@@ -23,9 +23,10 @@ export interface FaultPlan {
   stallOnPage?: number;
   /**
    * Records change right after the count is served (PowerSchool /count, eSchoolData page 1):
-   * `remove` drops that many from the start of the list, `add` appends that many new students.
+   * `remove` drops that many from the start of the list, `add` appends that many new students. With `afterPage`, they
+   * change right after that page is served instead (mid-paging: the pages after it shift).
    */
-  countDrift?: { remove?: number; add?: number };
+  countDrift?: { remove?: number; add?: number; afterPage?: number };
   /** Delay every authorised API response by this long. */
   delayMs?: number;
   /** Paths (as requested, e.g. /ws/v1/district/student or /api/v1/students) answered `disabledStatus` (default 404). */

@@ -25,6 +25,7 @@ function run(id: number, over: Partial<RunRecord>): RunRecord {
     startedAt: null,
     finishedAt: null,
     rows: null,
+    expected: null,
     bytes: null,
     sha256: null,
     remotePath: null,

@@ -193,7 +193,7 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       ...(i.withheld.length ? [`  withheld     ${i.withheld.map((c) => c.name).join(', ')} (not in fields:)`] : []),
       `  safety gate  ${i.safety ? `hold when rows fall by more than ${Number((i.safety.maxRowDrop * 100).toFixed(1))}% against the last delivery` : 'off'}`,
       '  recent runs',
-      ...(runs.length ? runs.map((r: RunRecord) => `    ${r.id}  ${r.status.padEnd(11)} ${r.startedAt?.toISOString() ?? r.createdAt.toISOString()}  ${r.rows ?? ''} rows ${formatBytes(r.bytes)}  ${r.remotePath ?? r.holdReason ?? r.error ?? ''}`) : ['    (none)']),
+      ...(runs.length ? runs.map((r: RunRecord) => `    ${r.id}  ${r.status.padEnd(11)} ${r.startedAt?.toISOString() ?? r.createdAt.toISOString()}  ${r.rows ?? ''} rows${r.expected === null ? '' : ` (${r.expected} expected)`} ${formatBytes(r.bytes)}  ${r.remotePath ?? r.holdReason ?? r.error ?? ''}`) : ['    (none)']),
     ];
     io.out(lines.join('\n') + '\n');
     return 0;

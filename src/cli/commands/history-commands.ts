@@ -18,7 +18,7 @@ export async function cmdHistory(id: string | undefined, opts: GlobalOptions & {
     }
     io.out(
       table(
-        ['RUN', 'INTEGRATION', 'TRIGGER', 'STATUS', 'STARTED (UTC)', 'TOOK', 'ROWS', 'BYTES', 'SHA-256', 'REMOTE PATH / ERROR'],
+        ['RUN', 'INTEGRATION', 'TRIGGER', 'STATUS', 'STARTED (UTC)', 'TOOK', 'ROWS', 'EXPECTED', 'BYTES', 'SHA-256', 'REMOTE PATH / ERROR'],
         runs.map((r) => [
           r.id,
           r.integrationId,
@@ -27,6 +27,7 @@ export async function cmdHistory(id: string | undefined, opts: GlobalOptions & {
           (r.startedAt ?? r.createdAt).toISOString().replace('T', ' ').slice(0, 19),
           formatDuration(r),
           r.rows,
+          r.expected,
           r.bytes === null ? '' : `${r.bytes} (${formatBytes(r.bytes)})`,
           r.sha256,
           r.status === 'succeeded' ? `${r.remotePath ?? '(not delivered)'}${bundleNote(r)}${r.releasedBy ? ` (released by ${r.releasedBy})` : ''}` : r.status === 'held' ? r.holdReason : r.error,

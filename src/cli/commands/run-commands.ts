@@ -7,7 +7,8 @@ import { startDemoSftp } from '../../demo/bootstrap.js';
 import type { EmbeddedSftpServer } from '../../demo/sftp-server.js';
 import { encodeCsv } from '../../formats/csv.js';
 import { CLEVER_CSV, ONEROSTER_CSV } from '../../pipeline/execute-bundle.js';
-import { queryOf, withheldNames } from '../../pipeline/execute-run.js';
+import { isApiSource, queryOf, withheldNames } from '../../pipeline/execute-run.js';
+import { emptyColumnsWarning, watchStream } from '../../pipeline/column-presence.js';
 import { blackoutNow } from '../../config/blackouts.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { currentUser, findIntegration, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
@@ -100,8 +101,8 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
     const parts = i.bundle
       ? i.bundle.files
           .filter((f) => opts.file === undefined || f.name === opts.file)
-          .map((f) => ({ label: `${f.name} (extract ${f.extract.name})`, query: queryOf({ ...i, extract: f.extract }, params.members?.get(f.extract.name) ?? params), columns: f.extract.columns, format: i.bundle!.format === 'clever' ? CLEVER_CSV : ONEROSTER_CSV, withheld: [] as string[] }))
-      : [{ label: '', query: queryOf(i, params), columns: i.extract.columns, format: i.format, withheld: withheldNames(i) }];
+          .map((f) => ({ label: `${f.name} (extract ${f.extract.name})`, query: queryOf({ ...i, extract: f.extract }, params.members?.get(f.extract.name) ?? params), columns: f.extract.columns, extract: f.extract, format: i.bundle!.format === 'clever' ? CLEVER_CSV : ONEROSTER_CSV, withheld: [] as string[] }))
+      : [{ label: '', query: queryOf(i, params), columns: i.extract.columns, extract: i.extract, format: i.format, withheld: withheldNames(i) }];
     if (opts.file !== undefined && (!i.bundle || parts.length === 0)) {
       const names = i.bundle ? i.bundle.files.map((f) => f.name).join(', ') : 'none: it is not a bundle';
       throw new FerryError('params', `integration ${i.id} has no file ${opts.file} (files: ${names})`, { integration: i.id, field: 'file' });
@@ -109,13 +110,17 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
     const source = createSource(i.source, { configDir: rt.config.dir, integration: i.id });
     const controller = new AbortController();
     let shown = 0;
+    const warnings: string[] = [];
     try {
       for (const [n, part] of parts.entries()) {
         if (part.label) io.out(`${n > 0 ? '\n' : ''}==> ${part.label} <==\n`);
         const stats = { rows: 0 };
-        const limited = limitRows(source.stream(part.query, { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit);
+        const watched = watchStream(part.columns);
+        const limited = watched.watch(limitRows(source.stream(part.query, { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit));
         for await (const chunk of encodeCsv(limited, part.columns, { ...part.format, bom: false, lineEnding: 'lf' }, i.id, stats, part.withheld)) io.out(chunk);
         shown += stats.rows;
+        const empty = isApiSource(i) ? watched.emptyColumns() : [];
+        if (empty.length > 0) warnings.push(emptyColumnsWarning(i.id, part.extract, empty, watched.rows));
       }
     } finally {
       controller.abort();
@@ -123,6 +128,7 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
     }
     rt.logger.info('preview shown', { integration: i.id, rows: shown, files: parts.length, by: currentUser() });
     const perFile = parts.length > 1 ? ` from ${parts.length} files, up to ${opts.limit} each` : '';
+    for (const w of warnings) io.err(`${w}\n`);
     io.err(`(${shown} row${shown === 1 ? '' : 's'} shown${perFile}; nothing recorded or delivered)\n`);
     return 0;
   });

@@ -65,6 +65,8 @@ export async function writeOneRosterZip(outPath: string, files: ReadonlyMap<stri
 export interface SpooledBundleFile {
   path: string;
   rows: number;
+  /** The source's own count for this file (API sources); see RowBatch.expected. */
+  expected?: number | undefined;
 }
 
 /**

@@ -25,6 +25,8 @@ export interface FakeESchoolDataOptions {
   district?: string;
   /** Larger pageSize requests are clipped to this (default 100); pagingInfo.pageSize says what was used. */
   maxPageSize?: number;
+  /** Leave pageSize out of pagingInfo, so a clipped page shows only in its length. */
+  hidePageSize?: boolean;
   tokenTtlSeconds?: number;
   faults?: FaultPlan;
 }
@@ -93,9 +95,10 @@ export async function startFakeESchoolData(opts: FakeESchoolDataOptions): Promis
   const faults: FaultPlan = opts.faults ?? {};
   const tokens = createTokenStore(opts.tokenTtlSeconds ?? 3600);
 
-  const drift = () => {
+  /** The total goes out with every page; without `afterPage`, records change right after page 1. */
+  const drift = (pageNo: number) => {
     const d = faults.countDrift;
-    if (!d) return;
+    if (!d || (d.afterPage ?? 1) !== pageNo) return;
     delete faults.countDrift;
     students = students.slice(d.remove ?? 0);
     const last = students[students.length - 1] ?? demoStudents(district)[0]!;
@@ -111,7 +114,7 @@ export async function startFakeESchoolData(opts: FakeESchoolDataOptions): Promis
     }
     const size = Math.min(asked, maxPageSize);
     const data = list.slice((pageNo - 1) * size, pageNo * size);
-    return { status: 200, body: { pagingInfo: { totalCount: list.length, pageNo, pageSize: size }, data } };
+    return { status: 200, body: { pagingInfo: { totalCount: list.length, pageNo, ...(opts.hidePageSize ? {} : { pageSize: size }) }, data } };
   };
 
   const server = await startFakeHttp(async (req) => {
@@ -156,7 +159,7 @@ export async function startFakeESchoolData(opts: FakeESchoolDataOptions): Promis
         })
         .filter((r) => (year === null || String(r['schoolYear']) === year) && (building === null || r['buildingCode'] === building) && (status === null || r['studentStatus'] === status));
       const reply = page(req, list);
-      if (pageNo === 1) drift(); // the total went out with page 1; records change after it
+      drift(pageNo);
       return reply;
     }
     const route = req.method === 'GET' ? routes[req.path] : undefined;

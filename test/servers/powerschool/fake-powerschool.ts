@@ -23,6 +23,11 @@ export interface FakePowerSchoolOptions {
   district?: string;
   /** Per-plugin maximum page size reported in /ws/v1/metadata (default 100). */
   maxPageSize?: number;
+  /**
+   * A plugin setting that clips every page to this many records while /ws/v1/metadata still reports `maxPageSize`
+   * (the clip is silent: only the page's length shows it).
+   */
+  silentClip?: number;
   /** A pagesize above the maximum: clip it (PowerSchool's documented default) or answer 400. */
   overMaxPageSize?: 'clip' | 400;
   tokenTtlSeconds?: number;
@@ -60,9 +65,10 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
   const tokens = createTokenStore(opts.tokenTtlSeconds ?? 30 * 86_400);
   const schoolNumberOf = (code: string) => psSchoolNumberOf(district, code);
 
-  const drift = () => {
+  /** `at`: 'count' when a count was served, or the page number just served. */
+  const drift = (at: 'count' | number) => {
     const d = faults.countDrift;
-    if (!d) return;
+    if (!d || (d.afterPage ?? 'count') !== at) return;
     delete faults.countDrift;
     students = students.slice(d.remove ?? 0);
     const last = students[students.length - 1] ?? demoStudents(district)[0]!;
@@ -78,6 +84,7 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
       if (opts.overMaxPageSize === 400) return { status: 400, body: { message: `Bad Request: pagesize cannot be greater than ${max}` } };
       size = max;
     }
+    if (opts.silentClip !== undefined) size = Math.min(size, opts.silentClip);
     if (size === 0) return { items: [...list] }; // pagesize=0: everything in one page (PowerQuery quirk)
     return { items: list.slice((page - 1) * size, page * size) };
   };
@@ -102,12 +109,13 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
     const list = studentList(req, schoolId);
     if (!Array.isArray(list)) return list;
     if (count) {
-      drift();
+      drift('count');
       return { status: 200, body: { resource: { count: list.length } } };
     }
     const expansions = (req.query.get('expansions') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
     const page = paged(req, list, maxPageSize);
     if (!('items' in page)) return page;
+    drift(Number(req.query.get('page') ?? '1'));
     return envelope('students', 'student', page.items.map((r) => project(r, expansions)), { '@expansions': ALL_EXPANSIONS, '@extensions': ALL_EXTENSIONS });
   };
 
@@ -131,11 +139,12 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
     if (unknown !== undefined) return { status: 400, body: { message: `Bad Request: invalid argument ${unknown}` } };
     const rows = pq.run(students, args, schoolNumberOf);
     if (count) {
-      drift();
+      drift('count');
       return { status: 200, body: { count: rows.length } };
     }
     const page = paged(req, rows, maxPageSize);
     if (!('items' in page)) return page;
+    drift(Number(req.query.get('page') ?? '1'));
     return { status: 200, body: { name, record: page.items, '@extensions': '' } };
   };
 
@@ -170,7 +179,7 @@ export async function startFakePowerSchool(opts: FakePowerSchoolOptions): Promis
       return record;
     });
     if (count) {
-      drift();
+      drift('count');
       return { status: 200, body: { count: rows.length } };
     }
     const page = paged(req, rows, maxPageSize);

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../core/errors.js';
 import { checkTemplate } from '../delivery/remote-path.js';
-import type { ColumnDef, ConfigProblem, District, Extract, FerryConfig, Integration, IntegrationBundle, NamedDestination, NamedSource } from './model.js';
+import type { ColumnDef, ConfigProblem, District, Extract, FerryConfig, Integration, IntegrationBundle, NamedDestination, NamedSource, SafetyGate } from './model.js';
 import { loadExtracts } from './load-extracts.js';
 import { resolveIntegrationParams } from './params.js';
 import { displayPath, parseWith, readYaml, type AddProblem } from './yaml-file.js';
 import { specForFile } from '../formats/oneroster/spec.js';
 import { CLEVER_FILE_NAMES, cleverSpecForFile } from '../formats/clever/spec.js';
-import { type BundleInput, districtFileSchema, ferryFileSchema, integrationSchema } from './schema.js';
+import { type BundleInput, districtFileSchema, ferryFileSchema, integrationSchema, type IntegrationInput } from './schema.js';
 
 export class ConfigError extends FerryError {
   readonly problems: readonly ConfigProblem[];
@@ -158,7 +158,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
           format: Object.freeze({ ...integ.format }),
           enabled: integ.enabled,
           allowEmpty: integ.allowEmpty,
-          safety: integ.safety === false || integ.safety.maxRowDrop >= 1 ? null : Object.freeze({ maxRowDrop: integ.safety.maxRowDrop }),
+          safety: safetyGate(integ.safety),
           misfire: integ.misfire,
           overlap: integ.overlap,
           retry: integ.retry === false ? null : Object.freeze({ ...integ.retry }),
@@ -210,6 +210,15 @@ export function tryLoadConfig(configDir: string, now: Date = new Date()): LoadRe
  * An integration's `fields:` allowlist applied to its extract: the allowed columns in the extract's order, and the
  * declared ones left out. Undefined (with a problem reported per field) when a name is unknown or listed twice.
  */
+/** The gate as the pipeline reads it: null when neither a fall nor a growth can hold a file. */
+function safetyGate(input: IntegrationInput['safety']): SafetyGate | null {
+  if (input === false) return null;
+  const maxRowDrop = input.maxRowDrop >= 1 ? null : input.maxRowDrop;
+  const maxRowGrowth = input.maxRowGrowth === false || input.maxRowGrowth === null ? null : input.maxRowGrowth;
+  if (maxRowDrop === null && maxRowGrowth === null) return null;
+  return Object.freeze({ maxRowDrop, maxRowGrowth, heldDays: input.heldDays });
+}
+
 function narrowColumns(
   extract: Extract,
   fields: readonly string[] | undefined,

@@ -521,6 +521,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           hold_reason: o.holdReason ?? null,
           files_json: o.files ? JSON.stringify(o.files) : null,
           bundle_mode: o.bundleMode ?? null,
+          delivered_at: o.status === 'succeeded' && o.remotePath ? iso(clock.now()) : null,
         })
         .returning('*');
       return updated ? rowToRun(updated) : (await getRun(runId))!;

@@ -7,6 +7,7 @@ import * as scheduling from './20261123_005_scheduling.js';
 import * as claims from './20261123_006_claims.js';
 import * as slotAt from './20261207_007_slot_at.js';
 import * as expected from './20261207_008_expected.js';
+import * as scope from './20261207_009_scope.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261123_006_claims': claims,
   '20261207_007_slot_at': slotAt,
   '20261207_008_expected': expected,
+  '20261207_009_scope': scope,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

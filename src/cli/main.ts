@@ -53,6 +53,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option('-p, --param <name=value>', 'override a parameter (repeatable)', collect, [])
     .option('--dry-run', 'write the file locally and do not deliver it')
     .option('--bulk', 'OneRoster delta integrations: send a full bulk this time (it becomes the new baseline)')
+    .option('--force', 'run even though it changes a parameter the config fixes, or the integration is disabled (needs --reason)')
+    .option('-r, --reason <text>', 'with --force: why (recorded with the run)')
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdRun(id, { ...g(cmd), ...o }, io);
     });
@@ -76,8 +78,10 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   program
     .command('release <run-id>')
     .description('deliver a run the roster safety gate held (recorded with who released it)')
-    .action(async (id: string, _o, cmd: Command) => {
-      code = await cmdRelease(id, g(cmd), io);
+    .option('--force', 'release even though the integration is disabled or a newer delivery exists (needs --reason)')
+    .option('-r, --reason <text>', 'with --force: why (recorded with the run)')
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdRelease(id, { ...g(cmd), ...o }, io);
     });
   program
     .command('fields [id]')

@@ -51,5 +51,30 @@ export function runToJson(r: RunRecord): Record<string, unknown> {
     startedAt: r.startedAt?.toISOString() ?? null,
     finishedAt: r.finishedAt?.toISOString() ?? null,
     releasedAt: r.releasedAt?.toISOString() ?? null,
+    deliveredAt: r.deliveredAt?.toISOString() ?? null,
   };
+}
+
+/**
+ * How a run went beyond the config, for history and show: " [forced by alice: parameter grades=PK-12 overrides the
+ * config's K-5 (reason: …)]", and the same for a forced release; empty for a run that was not forced.
+ */
+export function forcedNote(r: RunRecord): string {
+  const run = r.forcedReason ? ` [forced by ${r.requestedBy}: ${r.forcedScope ?? 'scope changed'} (reason: ${r.forcedReason})]` : '';
+  const release = r.releaseForcedReason ? ` [release forced by ${r.releasedBy ?? 'unknown'}: ${r.releaseForcedScope ?? 'refusal overridden'} (reason: ${r.releaseForcedReason})]` : '';
+  return run + release;
+}
+
+/** What `history` and `show` say a run ended with: where it went, why it was held or expired, or its error. */
+export function runOutcome(r: RunRecord): string {
+  switch (r.status) {
+    case 'succeeded':
+      return `${r.remotePath ?? '(not delivered)'}${r.bundleMode ? ` (OneRoster ${r.bundleMode})` : r.files ? ` (${r.files.length} files)` : ''}${r.releasedBy ? ` (released by ${r.releasedBy})` : ''}`;
+    case 'held':
+      return r.holdReason ?? 'held';
+    case 'expired':
+      return r.note ?? 'expired';
+    default:
+      return r.error ?? '';
+  }
 }

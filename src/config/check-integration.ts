@@ -3,9 +3,9 @@ import { checkTemplate } from '../delivery/remote-path.js';
 import { renderRunPath } from '../pipeline/run-paths.js';
 import { specForFile } from '../formats/oneroster/spec.js';
 import { CLEVER_FILE_NAMES, cleverSpecForFile } from '../formats/clever/spec.js';
-import type { ColumnDef, District, Extract, Integration, IntegrationBundle, NamedDestination, NamedSource } from './model.js';
+import type { ColumnDef, District, Extract, Integration, IntegrationBundle, NamedDestination, NamedSource, SafetyGate } from './model.js';
 import { resolveIntegrationParams } from './params.js';
-import { type BundleInput, integrationSchema } from './schema.js';
+import { type BundleInput, integrationSchema, type IntegrationInput } from './schema.js';
 import { parsePartial, type AddProblem } from './yaml-file.js';
 
 /** What an integration is checked against: the parts of the config that parsed, and the names that were written. */
@@ -126,7 +126,7 @@ export function checkIntegration(raw: unknown, index: number, ctx: IntegrationCo
     format: Object.freeze({ ...i.format }),
     enabled: i.enabled,
     allowEmpty: i.allowEmpty,
-    safety: i.safety === false || i.safety.maxRowDrop >= 1 ? null : Object.freeze({ maxRowDrop: i.safety.maxRowDrop }),
+    safety: safetyGate(i.safety),
     misfire: i.misfire,
     overlap: i.overlap,
     retry: i.retry === false ? null : Object.freeze({ ...i.retry }),
@@ -224,4 +224,13 @@ function cleverColumnsProblem(name: string, columns: readonly string[]): string 
   if (unknown.length) parts.push(`${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not ${name} column${unknown.length === 1 ? '' : 's'} (names are case-sensitive)`);
   if (missing.length) parts.push(`lack the required ${missing.join(', ')}`);
   return parts.length ? parts.join('; ') : undefined;
+}
+
+/** The gate as the pipeline reads it: null when neither a fall nor a growth can hold a file. */
+function safetyGate(input: IntegrationInput['safety']): SafetyGate | null {
+  if (input === false) return null;
+  const maxRowDrop = input.maxRowDrop >= 1 ? null : input.maxRowDrop;
+  const maxRowGrowth = input.maxRowGrowth === false || input.maxRowGrowth === null ? null : input.maxRowGrowth;
+  if (maxRowDrop === null && maxRowGrowth === null) return null;
+  return Object.freeze({ maxRowDrop, maxRowGrowth, heldDays: input.heldDays });
 }

@@ -92,8 +92,8 @@ export interface Integration {
   /** As written in config; the run store may hold an override set by `ferry enable/disable`. */
   readonly enabled: boolean;
   readonly allowEmpty: boolean;
-  /** The roster safety gate; null when it is off (`safety: false` or `maxRowDrop: 1`). */
-  readonly safety: { readonly maxRowDrop: number } | null;
+  /** The roster safety gate; null when it is off (`safety: false`, or `maxRowDrop: 1` with `maxRowGrowth: false`). */
+  readonly safety: SafetyGate | null;
   readonly misfire: 'skip' | 'latest' | 'all';
   readonly overlap: 'skip' | 'queue-one';
   /** Null when retries are off (`retry: false`). */
@@ -104,6 +104,18 @@ export interface Integration {
   readonly inventory: Inventory;
   readonly file: string;
 }
+
+export interface SafetyGate {
+  /** Hold a file whose rows fall by more than this fraction of the last delivery's; null: never for a fall. */
+  readonly maxRowDrop: number | null;
+  /** Hold a file whose rows grow by more than this fraction; null: never for growth. */
+  readonly maxRowGrowth: number | null;
+  /** A held file nobody releases is removed after this many days, and its run recorded `expired`. */
+  readonly heldDays: number;
+}
+
+/** How long a held file waits when its integration has no gate (any more) or is gone from the config. */
+export const DEFAULT_HELD_DAYS = 14;
 
 export interface IntegrationBundle {
   /** oneroster: one zip with manifest.csv; clever: each file into the remotePath folder. */

@@ -311,12 +311,21 @@ export const integrationSchema = z.strictObject({
   allowEmpty: z.boolean().default(false),
   /**
    * The roster safety gate: a run whose row count falls by more than `maxRowDrop` (a fraction) against the last
-   * delivered run is held for a person to release, since vendors treat a missing student as deleted. `false` or
-   * `maxRowDrop: 1` turns it off.
+   * delivered run is held for a person to release, since vendors treat a missing student as deleted; one whose rows
+   * grow by more than `maxRowGrowth` (0.5 = half as many again) is held too, since a file that suddenly grows is
+   * usually a wider scope than the vendor agreed to. `maxRowDrop: 1` and `maxRowGrowth: false` turn each off, `false`
+   * both. A held file nobody releases is removed after `heldDays` and its run recorded `expired`.
    */
   safety: z
-    .union([z.literal(false), z.strictObject({ maxRowDrop: z.number().min(0, 'must be a fraction from 0 to 1').max(1, 'must be a fraction from 0 to 1').default(0.1) })])
-    .default({ maxRowDrop: 0.1 }),
+    .union([
+      z.literal(false),
+      z.strictObject({
+        maxRowDrop: z.number().min(0, 'must be a fraction from 0 to 1').max(1, 'must be a fraction from 0 to 1').default(0.1),
+        maxRowGrowth: z.union([z.number().positive('must be a fraction above 0, e.g. 0.5 for +50%'), z.literal(false), z.null()]).default(0.5),
+        heldDays: z.number().int('must be a whole number of days').min(1, 'must be at least 1 day').default(14),
+      }),
+    ])
+    .default({ maxRowDrop: 0.1, maxRowGrowth: 0.5, heldDays: 14 }),
   /** After downtime: skip (record the missed slots), latest (run once), all (run each missed slot in the window). */
   misfire: z.enum(['skip', 'latest', 'all']).default('latest'),
   /** A slot that comes while the previous run is still going: skip it (recorded), or queue one run for afterwards. */

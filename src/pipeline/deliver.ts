@@ -1,7 +1,7 @@
 import type { Logger } from 'winston';
 import type { Destination } from '../core/destination.js';
 import type { Integration } from '../config/model.js';
-import { checkRowDrop, type HoldDecision, type PreviousDelivery } from './safety-gate.js';
+import { checkRowChange, type HoldDecision, type PreviousDelivery } from './safety-gate.js';
 
 /** What a run has ready to send: one file (a CSV, a OneRoster zip) or a set (Clever), already spooled and hashed. */
 export interface Outbox {
@@ -42,7 +42,7 @@ export async function deliverOrHold(step: DeliverStep, outbox: Outbox): Promise<
     logger.info('dry run: file kept locally, not delivered', { spoolPath: outbox.files.length === 1 ? outbox.files[0]!.localPath : undefined, files: outbox.files.length });
     return { kind: 'dry-run' };
   }
-  const held = checkRowDrop(integration, step.runId, outbox.rows, step.previousDelivery);
+  const held = checkRowChange(integration, step.runId, outbox.rows, step.previousDelivery);
   // Kept (0600, like every spool file) for `ferry release`; the vendor's current file stays as it is.
   if (held) return { kind: 'held', held };
   signal?.throwIfAborted();

@@ -12,7 +12,7 @@ import { deliverOrHold } from './deliver.js';
 import { renderRunPath } from './run-paths.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import type { ReceiptJournal } from '../runs/receipts.js';
-import type { RunRecord, RunStore } from '../store/run-store.js';
+import type { Forced, RunRecord, RunStore } from '../store/run-store.js';
 
 export interface ReleaseDeps {
   config: FerryConfig;
@@ -26,13 +26,22 @@ export interface ReleaseDeps {
   announce: (run: RunRecord) => void;
 }
 
+export interface ReleaseOptions {
+  signal?: AbortSignal | undefined;
+  /** `--force --reason`: release even when the integration is disabled or a newer delivery exists; recorded. */
+  forceReason?: string | undefined;
+}
+
 /**
  * `ferry release <run>`: a person has looked at a held delivery and lets it go. The kept spool file is checked
  * against the SHA-256 recorded when it was written, delivered to the integration's remote path (rendered for the run's
  * scheduled time, or when it was created), and removed; the run becomes `succeeded`, with who released it and when.
+ * A release that would overwrite newer data (a later slot already delivered) or send for a disabled integration is
+ * refused unless forced, and a forced release records what it overrode and why.
  */
-export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: string, signal?: AbortSignal): Promise<RunRecord> {
+export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: string, opts: ReleaseOptions = {}): Promise<RunRecord> {
   const { store, config } = deps;
+  const { signal } = opts;
   const run = await store.getRun(runId);
   if (!run) throw new FerryError('params', `there is no run ${runId} (see ferry history)`, { field: 'run-id' });
   if (run.status !== 'held') {
@@ -58,7 +67,9 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
     throw new FerryError('spool', `integration ${integration.id}: the held file of run ${runId} (${file}) changed after it was written; it was not delivered`, { integration: integration.id, field: 'spool' });
   }
 
-  const claimed = await store.claimRelease(runId, by);
+  const forced = await releaseOverrides(store, integration, run, opts.forceReason);
+
+  const claimed = await store.claimRelease(runId, by, forced);
   if (!claimed) throw new FerryError('params', `run ${runId} of ${integration.id} is no longer held (another release got there first)`, { integration: integration.id, field: 'run-id' });
   const logger = deps.logger.child({ integration: integration.id, district: integration.district.id, runId });
   try {
@@ -75,7 +86,7 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
           return { files: [{ localPath: file, remotePath, bytes: size }], set: false, recordedPath: remotePath, rows: run.rows ?? 0 };
         })();
     const bytes = outbox.files.reduce((n, f) => n + f.bytes, 0);
-    logger.info('held delivery released', { by, heldReason: run.holdReason, destination: integration.destination.id, remotePath: outbox.recordedPath, ...(setFiles ? { files: outbox.files.length } : {}) });
+    logger.info('held delivery released', { by, ...(forced ? { forced: forced.scope, forcedReason: forced.reason } : {}), heldReason: run.holdReason, destination: integration.destination.id, remotePath: outbox.recordedPath, ...(setFiles ? { files: outbox.files.length } : {}) });
     // The safety gate already spoke (a person has looked and lets it go): no previous delivery to compare with.
     const sent = await deliverOrHold({ integration, runId, logger, signal, previousDelivery: null, openDestination: () => deps.openDestination(integration, logger) }, outbox);
     if (sent.kind !== 'delivered') throw new FerryError('internal', `integration ${integration.id}: run ${runId} was not delivered on release`, { integration: integration.id });
@@ -104,4 +115,26 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
     await store.appendLogs(runId, deps.collector.take(runId));
     throw failure;
   }
+}
+
+/**
+ * What releasing this run would override, refused without `--force --reason`: the integration is disabled (in config
+ * or by `ferry disable`), or a later slot has been delivered since the run was held, so its file is older than what
+ * the vendor has. Null when nothing is overridden (a `--force` then records nothing).
+ */
+async function releaseOverrides(store: RunStore, integration: Integration, run: RunRecord, forceReason: string | undefined): Promise<Forced | null> {
+  const [states, later] = await Promise.all([store.getStates(), store.laterDelivery(integration.id, run.slotAt)]);
+  const state = states.get(integration.id);
+  const clauses: string[] = [];
+  if (!(state?.enabled ?? integration.enabled)) clauses.push(`${integration.id} is disabled (${state ? `by ${state.changedBy}${state.reason ? `: ${state.reason}` : ''}` : 'enabled: false in its config'})`);
+  if (later) clauses.push(`run ${later.id} delivered newer data for ${later.slotAt.toISOString()}, after this run's slot ${run.slotAt.toISOString()}`);
+  if (clauses.length === 0) return null;
+  const scope = clauses.join(', and ');
+  if (forceReason === undefined) {
+    throw new FerryError('params', `run ${run.id} of ${integration.id} was not released: ${scope}; release it only with --force --reason "…"`, {
+      integration: integration.id,
+      field: later ? 'run-id' : 'enabled',
+    });
+  }
+  return { scope, reason: forceReason };
 }

@@ -7,16 +7,16 @@ import type { Destination } from '../core/destination.js';
 import { FerryError, toFerryError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Source } from '../core/source.js';
-import type { FerryConfig, Integration } from '../config/model.js';
+import { DEFAULT_HELD_DAYS, type FerryConfig, type Integration } from '../config/model.js';
 import { blackoutNow } from '../config/blackouts.js';
 import { resolveIntegrationParams, type ResolvedParams } from '../config/params.js';
 import { createDestination } from '../delivery/create-destination.js';
 import { recordDriverText } from '../logging/driver-debug.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import { executeRun, type RunResult } from '../pipeline/execute-run.js';
-import { releaseHeldRun } from '../pipeline/release-run.js';
+import { releaseHeldRun, type ReleaseOptions } from '../pipeline/release-run.js';
 import type { Limiter, LimitKey } from './limiter.js';
-import type { DecisionInput, RunOutcome, RunRecord, RunStore, RunTrigger } from '../store/run-store.js';
+import type { DecisionInput, Forced, RunOutcome, RunRecord, RunStore, RunTrigger } from '../store/run-store.js';
 import { retryWithBackoff } from './backoff.js';
 import { createLeaseKeeper, oneLine, type LeaseKeeper } from './leases.js';
 import { createReceiptJournal, type ReceiptJournal } from './receipts.js';
@@ -47,6 +47,8 @@ export interface RunRequest {
   forceBulk?: boolean;
   /** The scheduler's reason for this run, recorded on it (a catch-up after downtime). */
   note?: string;
+  /** A person forced this run past what the config fixes (`ferry run --force --reason`): recorded on the run. */
+  forced?: Forced;
   signal?: AbortSignal;
   onProgress?: (rows: number) => void;
 }
@@ -113,7 +115,7 @@ export interface Runs {
   /** At process start: receipts first (a delivered run is never called interrupted), then reap, then the spool. */
   recover(): Promise<void>;
   /** Deliver a run the safety gate held (`ferry release`); throws a FerryError when it is not held or delivery fails. */
-  release(runId: number, by: string, signal?: AbortSignal): Promise<RunRecord>;
+  release(runId: number, by: string, opts?: ReleaseOptions): Promise<RunRecord>;
   /** From now on no run starts here; runs waiting for a concurrency slot end interrupted (their retry queued). */
   drain(reason: string): void;
   readonly draining: boolean;
@@ -212,6 +214,7 @@ export function createRuns(deps: RunsDeps): Runs {
       // A queued slot runs later with the integration's own parameters: only scheduled runs queue.
       whenBusy: integration.overlap === 'queue-one' && req.trigger === 'schedule' ? 'queue' : 'skip',
       note: req.note ?? null,
+      forced: req.forced ?? null,
     });
     const ended = (report: RunOutcomeReport): Started => ({ run: report.run, done: Promise.resolve(report) });
     if (!result.claimed && result.reason === 'slot_taken') {
@@ -398,7 +401,7 @@ export function createRuns(deps: RunsDeps): Runs {
         outcome = { status, errorKind: failure.kind, error: failure.message, rows: failure.counts?.rows, expected: failure.counts?.expected };
       } else if (result!.held) {
         const h = result!.held;
-        logger.warn('delivery held', { rows: h.rows, previousRows: h.previousRows, drop: Number(h.drop.toFixed(4)), previousRunId: h.previousRunId, maxRowDrop: h.maxRowDrop });
+        logger.warn('delivery held', { rows: h.rows, previousRows: h.previousRows, direction: h.direction, change: Number(h.change.toFixed(4)), limit: h.limit, previousRunId: h.previousRunId });
         outcome = { status: 'held', rows: result!.rows, expected: result!.expected, bytes: result!.bytes, sha256: result!.sha256, spoolPath, holdReason: h.reason, files: result!.files ?? null, bundleMode: result!.bundleMode ?? null };
       } else {
         logger.info('dry run succeeded', { rows: result!.rows, bytes: result!.bytes, sha256: result!.sha256, spoolPath });
@@ -435,7 +438,7 @@ export function createRuns(deps: RunsDeps): Runs {
     for (const receipt of waiting) {
       const run = known.get(receipt.runId);
       if (!run || (run.status === 'succeeded' && run.remotePath !== null)) continue;
-      const recorded = await store.recordReceipt(receipt.runId, receipt.outcome);
+      const recorded = await store.recordReceipt(receipt.runId, receipt.outcome, new Date(receipt.deliveredAt));
       if (!recorded) continue;
       n++;
       deps.logger.info('delivery receipt recorded from the journal', { integration: receipt.integrationId, runId: receipt.runId, remotePath: receipt.outcome.remotePath, deliveredAt: receipt.deliveredAt });
@@ -460,9 +463,11 @@ export function createRuns(deps: RunsDeps): Runs {
   }
 
   async function sweep(onlyRuns?: readonly number[]): Promise<number> {
-    const removed = await sweepSpool({ spoolDir: config().spoolDir, store, now: clock.now(), keepDays: config().spoolKeepDays, inFlight: new Set(controllers.keys()), ...(onlyRuns ? { onlyRuns } : {}) });
+    const heldDays = (integrationId: string) => config().integrations.get(integrationId)?.safety?.heldDays ?? DEFAULT_HELD_DAYS;
+    const { removed, expired } = await sweepSpool({ spoolDir: config().spoolDir, store, now: clock.now(), keepDays: config().spoolKeepDays, heldDays, inFlight: new Set(controllers.keys()), ...(onlyRuns ? { onlyRuns } : {}) });
+    for (const run of expired) deps.logger.warn('held delivery expired: its file was removed unreleased', { integration: run.integrationId, runId: run.id, note: run.note });
     if (removed.length > 0) deps.logger.info('spool files removed: no run needs them any more', { count: removed.length, files: removed.slice(0, 20) });
-    return removed.length;
+    return removed.length + expired.length;
   }
 
   function limitKeys(integration: Integration): LimitKey[] {
@@ -515,8 +520,8 @@ export function createRuns(deps: RunsDeps): Runs {
       await reap();
       await sweep();
     },
-    release: (runId, by, signal) =>
-      releaseHeldRun({ config: config(), store, logger: deps.logger, collector, clock, openDestination, receipts: receipts(), announce }, runId, by, signal),
+    release: (runId, by, opts) =>
+      releaseHeldRun({ config: config(), store, logger: deps.logger, collector, clock, openDestination, receipts: receipts(), announce }, runId, by, opts),
     drain(reason) {
       draining = true;
       for (const { controller, started } of controllers.values()) if (!started) controller.abort(new Error(reason));

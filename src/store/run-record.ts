@@ -1,4 +1,4 @@
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted', 'held', 'missed', 'superseded'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted', 'held', 'missed', 'superseded', 'expired'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const RUN_TRIGGERS = ['schedule', 'manual', 'retry'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
@@ -51,6 +51,14 @@ export interface RunRecord {
   leaseExpiresAt: Date | null;
   /** The scheduler's decision in a sentence (a missed slot and its policy, a blackout, a catch-up run). */
   note: string | null;
+  /** A run forced past what the config fixes (`ferry run --force --reason`): why, and what was overridden. */
+  forcedReason: string | null;
+  forcedScope: string | null;
+  /** The same for a forced `ferry release` (a disabled integration, a newer delivery). */
+  releaseForcedReason: string | null;
+  releaseForcedScope: string | null;
+  /** When the file reached the vendor's folder (a released run: when it was released); null when it has not. */
+  deliveredAt: Date | null;
 }
 
 export interface RunFileInfo {
@@ -100,6 +108,11 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     leaseOwner: (r.lease_owner as string | null | undefined) ?? null,
     leaseExpiresAt: date(r.lease_expires_at),
     note: (r.note as string | null | undefined) ?? null,
+    forcedReason: (r.forced_reason as string | null | undefined) ?? null,
+    forcedScope: (r.forced_scope as string | null | undefined) ?? null,
+    releaseForcedReason: (r.release_forced_reason as string | null | undefined) ?? null,
+    releaseForcedScope: (r.release_forced_scope as string | null | undefined) ?? null,
+    deliveredAt: date(r.delivered_at),
     bundleMode: r.bundle_mode === 'bulk' || r.bundle_mode === 'delta' ? r.bundle_mode : null,
     files: r.files_json === null || r.files_json === undefined ? null : (JSON.parse(String(r.files_json)) as RunFileInfo[]),
   };

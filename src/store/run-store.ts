@@ -34,6 +34,14 @@ export interface ClaimInput {
   attempt?: number | undefined;
   retryOf?: number | null | undefined;
   note?: string | null | undefined;
+  /** A person forced this run past what the config fixes: what was overridden, and why (who is `requestedBy`). */
+  forced?: Forced | null | undefined;
+}
+
+/** A forced action: `scope` says what it overrode (one clause), `reason` is the person's `--reason`. */
+export interface Forced {
+  scope: string;
+  reason: string;
 }
 
 /** A slot the scheduler decided not to run (missed after downtime, blackout): recorded as final at once. */
@@ -110,7 +118,9 @@ export interface RunStore {
    * or interrupted by another daemon when its lease lapsed during a store outage), and a retry of its chain still
    * queued becomes superseded. Undefined when the run is unknown or already recorded as delivered.
    */
-  recordReceipt(runId: number, outcome: RunOutcome & { status: 'succeeded' }): Promise<{ run: RunRecord; superseded: RunRecord[] } | undefined>;
+  recordReceipt(runId: number, outcome: RunOutcome & { status: 'succeeded' }, deliveredAt?: Date): Promise<{ run: RunRecord; superseded: RunRecord[] } | undefined>;
+  /** The newest delivery of the integration (succeeded, not a dry run) for a slot after `slotAt`, if any. */
+  laterDelivery(integrationId: string, slotAt: Date): Promise<RunRecord | undefined>;
   /** A succeeded delivery of the integration to `remotePath` for a slot at or after `slotAt`, other than `runId`. */
   newerDelivery(integrationId: string, remotePath: string, slotAt: Date, runId: number): Promise<RunRecord | undefined>;
   /** Runs whose kept spool file is at one of these paths (held, dry runs, spool.keep). */
@@ -133,17 +143,25 @@ export interface RunStore {
   /** Runs that reached a final state in [from, to), oldest first (the daily digest). */
   runsFinishedBetween(from: Date, to: Date): Promise<RunRecord[]>;
   lastRuns(): Promise<Map<string, RunRecord>>;
-  /** The newest run that put a file in the vendor's folder (succeeded, not a dry run, remote path set). */
+  /**
+   * The run whose file the vendor has now: the last to put a file in its folder (succeeded, not a dry run, remote path
+   * set), by when it was delivered. A held run released late is delivered after runs with higher ids.
+   */
   lastDelivered(integrationId: string): Promise<RunRecord | undefined>;
   /**
    * Marks a held run as being released by `by`; undefined when it is not held or another release got there first.
    * Exactly one caller wins, so a file is never released twice at once.
    */
-  claimRelease(runId: number, by: string): Promise<RunRecord | undefined>;
+  claimRelease(runId: number, by: string, forced?: Forced | null): Promise<RunRecord | undefined>;
   /** The release failed before delivery: the run stays held and may be released again. */
   abandonRelease(runId: number): Promise<void>;
   /** The held file was delivered: the run is now succeeded with its remote path, and no longer has a spool file. */
   completeRelease(runId: number, delivered: { remotePath: string; target: string }): Promise<RunRecord>;
+  /**
+   * A held run nobody released in time becomes `expired` (its spool file is then removed by the caller); undefined
+   * when it is no longer held or a release has claimed it.
+   */
+  expireHeld(runId: number, note: string): Promise<RunRecord | undefined>;
   appendLogs(runId: number, entries: readonly LogEntry[]): Promise<void>;
   getLogs(runId: number): Promise<LogEntry[]>;
   setEnabled(integrationId: string, enabled: boolean, reason: string | null, by: string): Promise<void>;
@@ -240,6 +258,8 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       attempt: input.attempt ?? 1,
       retry_of: input.retryOf ?? null,
       note: input.note ?? null,
+      forced_reason: input.forced?.reason ?? null,
+      forced_scope: input.forced?.scope ?? null,
       ...(status === 'running' && input.lease ? { lease_owner: input.lease.owner, lease_expires_at: iso(input.lease.until) } : {}),
       ...extra,
     };
@@ -370,7 +390,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
     async ping() {
       await knex.raw('SELECT 1');
     },
-    async recordReceipt(runId, o) {
+    async recordReceipt(runId, o, deliveredAt) {
       return knex.transaction(async (trx) => {
         const row = await trx('runs').where({ id: runId }).first();
         if (!row) return undefined;
@@ -392,6 +412,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
             spool_path: o.spoolPath ?? null,
             files_json: o.files ? JSON.stringify(o.files) : null,
             bundle_mode: o.bundleMode ?? null,
+            delivered_at: iso(deliveredAt ?? clock.now()),
             note: run.status === 'running' || run.status === 'succeeded' ? run.note : `recorded from its delivery receipt (the run was ${run.status} in the store when the receipt arrived)`,
           })
           .returning('*');
@@ -409,6 +430,16 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         }
         return { run: rowToRun(updated), superseded };
       });
+    },
+    async laterDelivery(integrationId, slotAt) {
+      const row = await knex('runs')
+        .where({ integration_id: integrationId, status: 'succeeded', dry_run: false })
+        .whereNotNull('remote_path')
+        .where('slot_at', '>', iso(slotAt))
+        .orderBy('slot_at', 'desc')
+        .orderBy('id', 'desc')
+        .first();
+      return row ? rowToRun(row) : undefined;
     },
     async newerDelivery(integrationId, remotePath, slotAt, runId) {
       const row = await knex('runs')
@@ -494,6 +525,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           hold_reason: o.holdReason ?? null,
           files_json: o.files ? JSON.stringify(o.files) : null,
           bundle_mode: o.bundleMode ?? null,
+          delivered_at: o.status === 'succeeded' && o.remotePath ? iso(clock.now()) : null,
         })
         .returning('*');
       return updated ? rowToRun(updated) : (await getRun(runId))!;
@@ -517,20 +549,28 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       const row = await knex('runs')
         .where({ integration_id: integrationId, status: 'succeeded', dry_run: false })
         .whereNotNull('remote_path')
-        .orderBy('id', 'desc')
+        // Every delivery recorded since migration 009 has delivered_at; the coalesce only guards an odd old row.
+        .orderByRaw('coalesce(delivered_at, finished_at) desc, id desc')
         .first();
       return row ? rowToRun(row) : undefined;
     },
-    async claimRelease(runId, by) {
-      const n = await knex('runs').where({ id: runId, status: 'held' }).whereNull('released_at').update({ released_by: by, released_at: iso(clock.now()) });
+    async claimRelease(runId, by, forced) {
+      const n = await knex('runs')
+        .where({ id: runId, status: 'held' })
+        .whereNull('released_at')
+        .update({ released_by: by, released_at: iso(clock.now()), release_forced_reason: forced?.reason ?? null, release_forced_scope: forced?.scope ?? null });
       return n === 1 ? getRun(runId) : undefined;
     },
     async abandonRelease(runId) {
-      await knex('runs').where({ id: runId, status: 'held' }).update({ released_by: null, released_at: null });
+      await knex('runs').where({ id: runId, status: 'held' }).update({ released_by: null, released_at: null, release_forced_reason: null, release_forced_scope: null });
     },
     async completeRelease(runId, d) {
-      await knex('runs').where({ id: runId, status: 'held' }).update({ status: 'succeeded', remote_path: d.remotePath, target: d.target, spool_path: null });
+      await knex('runs').where({ id: runId, status: 'held' }).update({ status: 'succeeded', remote_path: d.remotePath, target: d.target, spool_path: null, delivered_at: iso(clock.now()) });
       return (await getRun(runId))!;
+    },
+    async expireHeld(runId, note) {
+      const [row] = await knex('runs').where({ id: runId, status: 'held' }).whereNull('released_at').update({ status: 'expired', spool_path: null, note }).returning('*');
+      return row ? rowToRun(row) : undefined;
     },
     async appendLogs(runId, entries) {
       if (entries.length === 0) return;

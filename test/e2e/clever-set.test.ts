@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/formats/oneroster/parse-csv.js';
-import { ferry } from '../helpers/cli.js';
+import { E2E_USER, ferry } from '../helpers/cli.js';
 import { makeDemoConfigDir, type DemoConfigDir } from '../helpers/demo-config.js';
 
 const FILES = {
@@ -83,7 +83,7 @@ describe('Clever CSV set integration (spawned CLI, demo config)', () => {
 
   it('holds a set whose students fall past the limit, leaving the whole old set in place, and delivers it on release', async () => {
     const before = snapshot();
-    const small = await ferry(['run', 'hilltop-clever', '--param', 'buildings=HES', ...c()]);
+    const small = await ferry(['run', 'hilltop-clever', '--param', 'buildings=HES', '--force', '--reason', 'test: a smaller set', ...c()]);
     expect(small.code).toBe(1);
     const [held] = await history();
     expect(held).toMatchObject({ status: 'held', remotePath: null });
@@ -96,7 +96,7 @@ describe('Clever CSV set integration (spawned CLI, demo config)', () => {
     expect(rel.code, rel.stderr).toBe(0);
     const [released] = await history();
     expect(released).toMatchObject({ id: held!.id, status: 'succeeded', remotePath: '/hilltop-csd/clever/', spoolPath: null });
-    expect(released!.releasedBy).toBe('e2e-tester');
+    expect(released!.releasedBy).toBe(E2E_USER);
     const after = snapshot();
     for (const f of held!.files!) expect(after[f.name], f.name).toBe(f.sha256);
     expect(fs.existsSync(kept)).toBe(false);
@@ -104,7 +104,7 @@ describe('Clever CSV set integration (spawned CLI, demo config)', () => {
 
   it('refuses to release a held set whose kept files were changed', async () => {
     await ferry(['run', 'hilltop-clever', ...c()]);
-    const small = await ferry(['run', 'hilltop-clever', '--param', 'buildings=HHS', ...c()]);
+    const small = await ferry(['run', 'hilltop-clever', '--param', 'buildings=HHS', '--force', '--reason', 'test: a smaller set', ...c()]);
     expect(small.code).toBe(1);
     const [held] = await history();
     expect(held!.status).toBe('held');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ferry, REPO } from '../helpers/cli.js';
+import { E2E_USER, ferry, REPO } from '../helpers/cli.js';
 import { makeDemoConfigDir, type DemoConfigDir } from '../helpers/demo-config.js';
 import { createTestDatabase } from '../helpers/pg-database.js';
 
@@ -58,7 +58,7 @@ describe('ferry CLI end to end (spawned, demo config)', () => {
     expect(run).toMatchObject({
       status: 'succeeded',
       trigger: 'manual',
-      requestedBy: 'e2e-tester',
+      requestedBy: E2E_USER,
       rows: bytes.toString('utf8').split('\r\n').length - 2,
       expected: bytes.toString('utf8').split('\r\n').length - 2, // a SQL source: its rows are its count
       bytes: bytes.length,
@@ -137,7 +137,7 @@ describe('ferry CLI end to end (spawned, demo config)', () => {
     let list = JSON.parse((await ferry(['list', '--json', ...c()])).stdout) as Record<string, unknown>[];
     expect(list[0]).toMatchObject({ id: 'hilltop-clever-students', enabled: false, nextRun: null });
     const show = JSON.parse((await ferry(['show', 'hilltop-clever-students', '--json', ...c()])).stdout) as Record<string, unknown>;
-    expect(show.enabledChange).toMatchObject({ enabled: false, reason: 'vendor contract ended', by: 'e2e-tester' });
+    expect(show.enabledChange).toMatchObject({ enabled: false, reason: 'vendor contract ended', by: E2E_USER });
     expect(show.inventory).toMatchObject({ vendor: 'Clever', purpose: 'Rostering', ticket: 'T-1' });
     expect((await ferry(['enable', 'hilltop-clever-students', ...c()])).code).toBe(0);
     list = JSON.parse((await ferry(['list', '--json', ...c()])).stdout) as Record<string, unknown>[];

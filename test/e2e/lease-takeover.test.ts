@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry, REPO, startDaemonProcess, tempDir, type DaemonProcess } from '../helpers/cli.js';
+import { E2E_USER, ferry, REPO, startDaemonProcess, tempDir, type DaemonProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
 
 /**
@@ -240,7 +240,7 @@ describe('leases: who may declare a run dead', () => {
     // Its only slot is far away: only the CLI runs it here.
     const configDir = writeConfig(root, 'config', { lockKey: 9104, slot: '0 0 1 1 *' });
     const spoolDir = path.join(root, 'var', 'spool');
-    const cli = spawn(process.execPath, [path.join(REPO, 'dist/src/cli/main.js'), 'run', 'gated', '--config', configDir], { env: { ...process.env, ...env(), FERRY_USER: 'e2e-tester' }, stdio: 'ignore' });
+    const cli = spawn(process.execPath, [path.join(REPO, 'dist/src/cli/main.js'), 'run', 'gated', '--config', configDir], { env: { ...process.env, ...env(), FERRY_USER: 'e2e-tester', SUDO_USER: '' }, stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => cli.once('exit', () => resolve()));
     // Wait until the run is recorded running under its lease and its spool file (student data) exists, then kill it.
     let run: Json | undefined;
@@ -248,7 +248,7 @@ describe('leases: who may declare a run dead', () => {
       run = (await history(configDir)).find((r) => r.integrationId === 'gated' && r.status === 'running');
       if (run && fs.existsSync(spoolDir) && fs.readdirSync(spoolDir).some((f) => f.startsWith(`${String(run!.id)}-`))) break;
     }
-    expect(run, 'the CLI run is recorded running').toMatchObject({ trigger: 'manual', requestedBy: 'e2e-tester' });
+    expect(run, 'the CLI run is recorded running').toMatchObject({ trigger: 'manual', requestedBy: E2E_USER });
     expect(run!.leaseOwner, 'the CLI run holds a lease').toEqual(expect.stringContaining(':'));
     cli.kill('SIGKILL');
     await exited;

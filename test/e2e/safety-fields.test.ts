@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { E2E_USER, ferry } from '../helpers/cli.js';
 import { makeDemoConfigDir, type DemoConfigDir } from '../helpers/demo-config.js';
 
 const integration = (id: string, remote: string, extra: Record<string, unknown> = {}) => ({
@@ -15,6 +15,9 @@ const integration = (id: string, remote: string, extra: Record<string, unknown> 
   inventory: { vendor: 'Clever', contact: 'SIS Admin', purpose: 'Rostering', ticket: 'T-1' },
   ...extra,
 });
+
+/** These tests shrink the roster by narrowing a fixed parameter, which takes force. */
+const FORCE = ['--force', '--reason', 'test: a smaller roster'];
 
 interface Run {
   id: number;
@@ -50,14 +53,14 @@ describe('roster safety gate (spawned CLI, demo config)', () => {
     const before = fs.readFileSync(delivered);
     const [full] = await history('gate-default');
 
-    const small = await ferry(['run', 'gate-default', '--param', 'grades=K', ...c()]);
+    const small = await ferry(['run', 'gate-default', '--param', 'grades=K', ...FORCE, ...c()]);
     expect(small.code).toBe(1);
     const [held] = await history('gate-default');
     expect(held).toMatchObject({ status: 'held', remotePath: null, releasedBy: null });
     expect(held!.rows).toBeGreaterThan(0);
     expect(held!.rows).toBeLessThan(full!.rows * 0.9);
     expect(held!.holdReason).toMatch(new RegExp(`^held: ${held!.rows} rows against ${full!.rows.toLocaleString('en-US')} in run ${full!.id} \\(a \\d+% drop, over the 10% limit\\); release with ferry release ${held!.id}$`));
-    expect(small.stderr).toBe(`ferry: run ${held!.id} of gate-default ${held!.holdReason}\n`);
+    expect(small.stderr.split('\n').at(-2)).toBe(`ferry: run ${held!.id} of gate-default ${held!.holdReason} [warning: forced run (reason: test: a smaller roster)]`);
     expect(fs.readFileSync(delivered)).toEqual(before); // the vendor still has yesterday's file
     expect(fs.statSync(held!.spoolPath!).mode & 0o777).toBe(0o600);
     const heldBytes = fs.readFileSync(held!.spoolPath!);
@@ -69,11 +72,11 @@ describe('roster safety gate (spawned CLI, demo config)', () => {
     const rel = await ferry(['release', String(held!.id), ...c()]);
     expect(rel.stderr).toBe('');
     expect(rel.code).toBe(0);
-    expect(rel.stdout).toMatch(new RegExp(`^run ${held!.id} released by e2e-tester: ${held!.rows} rows`));
+    expect(rel.stdout.startsWith(`run ${held!.id} released by ${E2E_USER}: ${held!.rows} rows`)).toBe(true);
     expect(fs.readFileSync(delivered)).toEqual(heldBytes);
     expect(fs.existsSync(held!.spoolPath!)).toBe(false);
     const [released] = await history('gate-default');
-    expect(released).toMatchObject({ id: held!.id, status: 'succeeded', releasedBy: 'e2e-tester', remotePath: '/hilltop-csd/gate/students.csv', spoolPath: null, holdReason: held!.holdReason });
+    expect(released).toMatchObject({ id: held!.id, status: 'succeeded', releasedBy: E2E_USER, remotePath: '/hilltop-csd/gate/students.csv', spoolPath: null, holdReason: held!.holdReason });
     expect(released!.releasedAt).not.toBeNull();
 
     const again = await ferry(['release', String(held!.id), ...c()]);
@@ -82,9 +85,13 @@ describe('roster safety gate (spawned CLI, demo config)', () => {
   });
 
   it('a rerun is compared with the last delivered run, so a still-small roster is held again', async () => {
-    expect((await ferry(['run', 'gate-default', ...c()])).code).toBe(0); // back to K-5 (a rise is never held)
-    expect((await ferry(['run', 'gate-default', '--param', 'grades=K', ...c()])).code).toBe(1);
-    expect((await ferry(['run', 'gate-default', '--param', 'grades=K', ...c()])).code).toBe(1);
+    // The vendor has the released K roster now, so back to K-5 is a rise past safety.maxRowGrowth: held, then released.
+    expect((await ferry(['run', 'gate-default', ...c()])).code).toBe(1);
+    const [grown] = await history('gate-default');
+    expect(grown!.holdReason).toMatch(/ rise, over the 50% limit of safety\.maxRowGrowth\); release with ferry release /);
+    expect((await ferry(['release', String(grown!.id), ...c()])).code).toBe(0);
+    expect((await ferry(['run', 'gate-default', '--param', 'grades=K', ...FORCE, ...c()])).code).toBe(1);
+    expect((await ferry(['run', 'gate-default', '--param', 'grades=K', ...FORCE, ...c()])).code).toBe(1);
     const [second, first] = await history('gate-default');
     expect([first!.status, second!.status]).toEqual(['held', 'held']);
   });
@@ -92,8 +99,8 @@ describe('roster safety gate (spawned CLI, demo config)', () => {
   it('a drop within the limit is delivered, and maxRowDrop: 1 never holds', async () => {
     for (const id of ['gate-loose', 'gate-off']) {
       expect((await ferry(['run', id, ...c()])).code).toBe(0);
-      const r = await ferry(['run', id, '--param', 'grades=K', ...c()]);
-      expect(r.stderr).toBe('');
+      const r = await ferry(['run', id, '--param', 'grades=K', ...FORCE, ...c()]);
+      expect(r.stderr).toMatch(/^ferry: warning: gate-\w+ runs forced by .+: parameter grades=K overrides the config's K-5 \[warning: forced run \(reason: test: a smaller roster\)\]\n$/);
       expect(r.code).toBe(0);
       expect((await history(id))[0]).toMatchObject({ status: 'succeeded' });
     }

@@ -5,7 +5,7 @@ import { compileSchedule, slotsBetween } from '../../src/scheduler/slots.js';
 import { openRunStore, type ClaimInput } from '../../src/store/run-store.js';
 import { formatInZone } from '../../src/cli/output.js';
 import { dayIn } from '../../src/observability/why-facts.js';
-import { ferry, type CliResult } from '../helpers/cli.js';
+import { E2E_USER, ferry, type CliResult } from '../helpers/cli.js';
 import { makeDemoConfigDir, type DemoConfigDir } from '../helpers/demo-config.js';
 
 const ID = 'hilltop-clever-students';
@@ -93,7 +93,7 @@ describe('ferry why (spawned CLI, demo config, a store seeded the way the schedu
     expect(text.stderr).toBe('');
     expect(text.code).toBe(0);
     const lines = text.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^${ID} is disabled, set by e2e-tester at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d E[SD]T: contract ended\\. Its config says enabled; \`ferry enable\` returns to that\\.$`));
+    expect(lines[0]).toMatch(new RegExp(`^${ID} is disabled, set by ${E2E_USER.replace(/[()]/g, '\\$&')} at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d E[SD]T: contract ended\\. Its config says enabled; \`ferry enable\` returns to that\\.$`));
     expect(lines[1]).toMatch(/^Its schedule is `0 2 \* \* \*` in America\/New_York; the next slots are .+ 02:00:00 E[SD]T/);
     // Tomorrow's slot is inside the blackout, the day after is not.
     expect(lines[1]).toContain(`${shiftDay(today, 1)} 02:00:00`);
@@ -121,7 +121,7 @@ describe('ferry why (spawned CLI, demo config, a store seeded the way the schedu
     expect(json.code).toBe(0);
     const j = JSON.parse(json.stdout) as Record<string, any>;
     expect(j.integration).toBe(ID);
-    expect(j.enabled).toMatchObject({ value: false, source: 'store', by: 'e2e-tester', reason: 'contract ended', config: true });
+    expect(j.enabled).toMatchObject({ value: false, source: 'store', by: E2E_USER, reason: 'contract ended', config: true });
     expect(j.schedule.cron).toBe(CRON);
     expect(j.schedule.next).toHaveLength(3);
     expect(j.lastSlot).toMatchObject({ at: slots[3]!.toISOString(), run: { id: ids.running, status: 'running', leaseOwner: 'daemon-b' } });

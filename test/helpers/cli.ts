@@ -19,11 +19,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run the real `ferry` CLI as a subprocess. */
+/** Who the CLI records for tests' runs: the OS user, with the desk name the tests set beside it (see currentUser). */
+export const E2E_USER = `${os.userInfo().username} (as FERRY_USER=e2e-tester)`;
+
+/** Run the real `ferry` CLI as a subprocess (as the OS user, FERRY_USER=e2e-tester and no sudo, unless `env` says otherwise). */
 export function ferry(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   requireBuild();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? REPO, env: { ...process.env, FERRY_USER: 'e2e-tester', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? REPO, env: { ...process.env, FERRY_USER: 'e2e-tester', SUDO_USER: '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -305,6 +305,42 @@ describe.each([
     expect((await store.lastDelivered('hilltop-clever-students'))?.id).toBe(held.id);
   });
 
+  it('the latest delivery is the one delivered last: a held run released after a newer delivery; forced runs and releases keep who and why; held runs expire', async () => {
+    const id = 'hilltop-clever-students';
+    const claimAt = async (over: Partial<ClaimInput> = {}) => {
+      const { run } = await store.claimRun(claim({ slotAt: clock.now(), ...over }));
+      return run;
+    };
+    const older = await claimAt({ forced: { scope: "parameter grades=K overrides the config's K-5", reason: 'ticket 12' } });
+    expect(older).toMatchObject({ forcedScope: "parameter grades=K overrides the config's K-5", forcedReason: 'ticket 12', releaseForcedReason: null, deliveredAt: null });
+    await store.finishRun(older.id, { status: 'held', rows: 43, spoolPath: '/spool/1.csv', holdReason: 'held: 43 rows' });
+    clock.advance(60_000);
+    const newer = await claimAt();
+    const receipt = new Date(clock.now().getTime() - 5_000); // a receipt replayed later keeps its delivery time
+    await store.recordReceipt(newer.id, { status: 'succeeded', rows: 260, remotePath: '/hilltop-csd/clever/students.csv', target: 'sftp://x' }, receipt);
+    expect((await store.getRun(newer.id))!.deliveredAt).toEqual(receipt);
+    expect((await store.lastDelivered(id))?.id).toBe(newer.id);
+    expect((await store.laterDelivery(id, older.slotAt))?.id).toBe(newer.id);
+    expect(await store.laterDelivery(id, newer.slotAt)).toBeUndefined();
+
+    clock.advance(60_000);
+    const forced = { scope: `run ${newer.id} delivered newer data`, reason: 'vendor asked' };
+    expect(await store.claimRelease(older.id, 'dave', forced)).toMatchObject({ releasedBy: 'dave', releaseForcedScope: forced.scope, releaseForcedReason: 'vendor asked' });
+    await store.abandonRelease(older.id);
+    expect(await store.getRun(older.id)).toMatchObject({ releasedBy: null, releaseForcedScope: null, releaseForcedReason: null });
+    await store.claimRelease(older.id, 'dave', forced);
+    const released = await store.completeRelease(older.id, { remotePath: '/hilltop-csd/clever/students.csv', target: 'sftp://x' });
+    expect(released).toMatchObject({ status: 'succeeded', deliveredAt: clock.now(), releaseForcedReason: 'vendor asked', forcedReason: 'ticket 12' });
+    expect((await store.lastDelivered(id))?.id).toBe(older.id);
+
+    const held = await claimAt();
+    await store.finishRun(held.id, { status: 'held', rows: 5, spoolPath: '/spool/3.csv', holdReason: 'held: 5 rows' });
+    expect(await store.runsWithStatus('held', id)).toHaveLength(1);
+    expect(await store.expireHeld(held.id, 'expired: too old')).toMatchObject({ status: 'expired', spoolPath: null, note: 'expired: too old', holdReason: 'held: 5 rows' });
+    expect(await store.expireHeld(held.id, 'again')).toBeUndefined();
+    expect(await store.claimRelease(held.id, 'dave')).toBeUndefined();
+  });
+
   it('10 simultaneous claims for one integration: exactly one wins, the others are recorded as skipped', async () => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.claimRun(claim({ requestedBy: `racer-${i}` }))));
     const winners = results.filter((r) => r.claimed);

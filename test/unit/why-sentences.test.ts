@@ -46,6 +46,11 @@ function run(id: number, over: Partial<RunRecord>): RunRecord {
     leaseOwner: null,
     leaseExpiresAt: null,
     note: null,
+    forcedReason: null,
+    forcedScope: null,
+    releaseForcedReason: null,
+    releaseForcedScope: null,
+    deliveredAt: null,
     ...over,
   };
 }

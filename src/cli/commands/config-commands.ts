@@ -9,7 +9,7 @@ import { resolveIntegrationParams } from '../../config/params.js';
 import { nextFireTimes } from '../../scheduler/scheduler.js';
 import type { IntegrationState, RunRecord } from '../../store/run-store.js';
 import { findIntegration, withRuntime, type GlobalOptions, type Io } from '../context.js';
-import { formatBytes, formatInZone, runToJson, table } from '../output.js';
+import { forcedNote, formatBytes, formatInZone, runOutcome, runToJson, table } from '../output.js';
 
 /**
  * `ferry validate`: every problem at once, each with its file and field, exit 2 when there are any. Beyond the files it
@@ -84,6 +84,14 @@ export async function cmdReload(opts: GlobalOptions, io: Io): Promise<number> {
   return code;
 }
 
+function safetySentence(i: Integration): string {
+  const g = i.safety;
+  if (!g) return 'off';
+  const pct = (x: number) => `${Number((x * 100).toFixed(1))}%`;
+  const limits = [...(g.maxRowDrop !== null ? [`fall by more than ${pct(g.maxRowDrop)}`] : []), ...(g.maxRowGrowth !== null ? [`grow by more than ${pct(g.maxRowGrowth)}`] : [])];
+  return `hold when rows ${limits.join(' or ')} against the last delivery; a held file waits ${g.heldDays} day${g.heldDays === 1 ? '' : 's'} for ferry release, then expires`;
+}
+
 function effectiveEnabled(i: Integration, states: Map<string, IntegrationState>): boolean {
   return states.get(i.id)?.enabled ?? i.enabled;
 }
@@ -138,7 +146,7 @@ export async function cmdList(opts: GlobalOptions & { json?: boolean }, io: Io):
 export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {
   return withRuntime(opts, async (rt) => {
     const i = findIntegration(rt, id);
-    const [states, runs] = await Promise.all([rt.store.getStates(), rt.store.listRuns({ integrationId: id, limit: 5 })]);
+    const [states, runs, lastDelivery] = await Promise.all([rt.store.getStates(), rt.store.listRuns({ integrationId: id, limit: 5 }), rt.store.lastDelivered(id)]);
     const state = states.get(id);
     const params = resolveIntegrationParams(i, i.params, rt.clock.now(), i.schedule.timezone).values;
     const next = nextFireTimes(i.schedule, 3, rt.clock.now());
@@ -163,6 +171,7 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       withheld: i.withheld.map((c) => c.name),
       safety: i.safety,
       recentRuns: runs.map(runToJson),
+      lastDelivery: lastDelivery ? runToJson(lastDelivery) : null,
     };
     if (opts.json) {
       io.out(JSON.stringify(info, null, 2) + '\n');
@@ -191,9 +200,10 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       `  parameters   ${Object.entries(params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') || '(all)' : String(v)}`).join('  ')}`,
       ...(i.bundle ? [] : [`  fields sent  ${i.extract.columns.map((c) => `${c.name} (${c.type})`).join(', ')}`]),
       ...(i.withheld.length ? [`  withheld     ${i.withheld.map((c) => c.name).join(', ')} (not in fields:)`] : []),
-      `  safety gate  ${i.safety ? `hold when rows fall by more than ${Number((i.safety.maxRowDrop * 100).toFixed(1))}% against the last delivery` : 'off'}`,
+      `  safety gate  ${safetySentence(i)}`,
+      `  delivered    ${lastDelivery ? `run ${lastDelivery.id} is the vendor's current file (${lastDelivery.rows ?? '?'} rows, delivered ${lastDelivery.deliveredAt?.toISOString() ?? 'at an unrecorded time'})` : 'nothing yet'}`,
       '  recent runs',
-      ...(runs.length ? runs.map((r: RunRecord) => `    ${r.id}  ${r.status.padEnd(11)} ${r.startedAt?.toISOString() ?? r.createdAt.toISOString()}  ${r.rows ?? ''} rows${r.expected === null ? '' : ` (${r.expected} expected)`} ${formatBytes(r.bytes)}  ${r.remotePath ?? r.holdReason ?? r.error ?? ''}`) : ['    (none)']),
+      ...(runs.length ? runs.map((r: RunRecord) => `    ${r.id}  ${r.status.padEnd(11)} ${r.startedAt?.toISOString() ?? r.createdAt.toISOString()}  ${r.rows ?? ''} rows${r.expected === null ? '' : ` (${r.expected} expected)`} ${formatBytes(r.bytes)}  ${runOutcome(r)}${forcedNote(r)}`) : ['    (none)']),
     ];
     io.out(lines.join('\n') + '\n');
     return 0;

@@ -1,7 +1,6 @@
 import { FerryError } from '../../core/errors.js';
 import { withRuntime, type GlobalOptions, type Io } from '../context.js';
-import { formatBytes, formatDuration, runToJson, table } from '../output.js';
-import type { RunRecord } from '../../store/run-record.js';
+import { forcedNote, formatBytes, formatDuration, runOutcome, runToJson, table } from '../output.js';
 
 /** `ferry history [<id>] [--limit N] [--json]` */
 export async function cmdHistory(id: string | undefined, opts: GlobalOptions & { json?: boolean; limit: number }, io: Io): Promise<number> {
@@ -15,6 +14,12 @@ export async function cmdHistory(id: string | undefined, opts: GlobalOptions & {
     if (runs.length === 0) {
       io.out(id ? `no runs of ${id} yet\n` : 'no runs yet\n');
       return 0;
+    }
+    // The file the vendor has now is the last one delivered, not the newest run: a held run released late is older.
+    const current = new Set<number>();
+    for (const integrationId of new Set(runs.map((r) => r.integrationId))) {
+      const last = await rt.store.lastDelivered(integrationId);
+      if (last) current.add(last.id);
     }
     io.out(
       table(
@@ -30,7 +35,7 @@ export async function cmdHistory(id: string | undefined, opts: GlobalOptions & {
           r.expected,
           r.bytes === null ? '' : `${r.bytes} (${formatBytes(r.bytes)})`,
           r.sha256,
-          r.status === 'succeeded' ? `${r.remotePath ?? '(not delivered)'}${bundleNote(r)}${r.releasedBy ? ` (released by ${r.releasedBy})` : ''}` : r.status === 'held' ? r.holdReason : r.error,
+          `${runOutcome(r)}${current.has(r.id) ? ' (latest delivery)' : ''}${forcedNote(r)}`,
         ]),
       ),
     );
@@ -50,8 +55,8 @@ export async function cmdLogs(runIdText: string, opts: GlobalOptions & { json?: 
       io.out(JSON.stringify(logs.map((l) => ({ ...l, at: l.at.toISOString() })), null, 2) + '\n');
       return 0;
     }
-    const why = run.status === 'held' ? run.holdReason : run.error;
-    io.out(`run ${run.id} of ${run.integrationId}: ${run.status}${why ? ` — ${why}` : ''}${run.releasedBy ? ` (released by ${run.releasedBy} at ${run.releasedAt?.toISOString()})` : ''}\n`);
+    const why = run.status === 'held' ? run.holdReason : run.status === 'expired' ? run.note : run.error;
+    io.out(`run ${run.id} of ${run.integrationId}: ${run.status}${why ? ` — ${why}` : ''}${run.releasedBy ? ` (released by ${run.releasedBy} at ${run.releasedAt?.toISOString()})` : ''}${forcedNote(run)}\n`);
     for (const l of logs) {
       const fields = Object.entries(l.fields ?? {})
         .filter(([k]) => !['integration', 'district'].includes(k))
@@ -61,10 +66,4 @@ export async function cmdLogs(runIdText: string, opts: GlobalOptions & { json?: 
     }
     return 0;
   });
-}
-
-/** " (OneRoster delta)" / " (6 files)" after a bundle run's remote path; nothing for a single file. */
-function bundleNote(r: RunRecord): string {
-  if (r.bundleMode) return ` (OneRoster ${r.bundleMode})`;
-  return r.files ? ` (${r.files.length} files)` : '';
 }

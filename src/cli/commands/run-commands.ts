@@ -11,25 +11,48 @@ import { isApiSource, queryOf, withheldNames } from '../../pipeline/execute-run.
 import { emptyColumnsWarning, watchStream } from '../../pipeline/column-presence.js';
 import { blackoutNow } from '../../config/blackouts.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { currentUser, findIntegration, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
+import { currentUser, findIntegration, forcedIo, parseForce, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes } from '../output.js';
+import { runScopeChanges } from '../scope.js';
 
 export interface RunCommandOptions extends GlobalOptions {
   param: string[];
   dryRun?: boolean;
   bulk?: boolean;
+  force?: boolean;
+  reason?: string;
 }
 
 /**
  * `ferry run <id>`: run now, in the foreground, recorded as a manual run by the current user.
- * Exit 0 when it succeeded, 1 when it failed or was skipped, 2 for a bad parameter.
+ * A run outside what the config fixes (a fixed parameter changed, a disabled integration) is refused unless
+ * `--force --reason`; a forced run is recorded with what it overrode and why, and every line it prints says so.
+ * Exit 0 when it succeeded, 1 when it failed or was skipped, 2 for a bad parameter or a refusal.
  */
-export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promise<number> {
+export async function cmdRun(id: string, opts: RunCommandOptions, baseIo: Io): Promise<number> {
   const overrides = parseParamPairs(opts.param);
+  const forceReason = parseForce(opts);
   return withRuntime(opts, async (rt) => {
     const integration = findIntegration(rt, id);
     if (opts.bulk && integration.bundle?.mode !== 'delta') {
       throw new FerryError('params', `integration ${id} is not a OneRoster delta integration; --bulk applies only to those (bundle mode: delta)`, { integration: id, field: 'bulk' });
+    }
+    // A dry run sends nothing to anyone, so it may try any scope without force.
+    const changes = opts.dryRun ? [] : await runScopeChanges(rt, integration, overrides);
+    const by = currentUser();
+    if (changes.length > 0 && forceReason === undefined) {
+      rt.logger.warn('run refused: it changes the scope the config fixes', { integration: id, by, changes });
+      throw new FerryError('params', `integration ${id} was not run: ${changes.join(', and ')}; run it only with --force --reason "…" (a dry run needs neither)`, {
+        integration: id,
+        field: Object.keys(overrides).length ? 'param' : 'enabled',
+      });
+    }
+    const forced = changes.length > 0 && forceReason !== undefined ? { scope: changes.join(', and '), reason: forceReason } : undefined;
+    if (forceReason !== undefined && !forced) baseIo.err(`ferry: note: --force is not needed: ${opts.dryRun ? 'a dry run' : `this run of ${id}`} changes nothing the config fixes, so it is not recorded as forced\n`);
+    const io = forced ? forcedIo(baseIo, 'run', forced.reason) : baseIo;
+    if (forced) {
+      rt.logger.warn('forced run', { integration: id, by, forced: forced.scope, reason: forced.reason });
+      io.err(`ferry: warning: ${id} runs forced by ${by}: ${forced.scope}\n`);
     }
     const blackout = blackoutNow(integration, rt.clock.now());
     if (blackout) io.err(`ferry: warning: ${id} is in a blackout from ${blackout.from} to ${blackout.to} (${blackout.reason}); running it anyway because you asked\n`);
@@ -42,17 +65,18 @@ export async function cmdRun(id: string, opts: RunCommandOptions, io: Io): Promi
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-      const progress = io.isTty ? (rows: number) => io.err(`\r${id}: ${rows.toLocaleString('en-US')} rows`) : undefined;
+      const progress = baseIo.isTty ? (rows: number) => baseIo.err(`\r${id}: ${rows.toLocaleString('en-US')} rows`) : undefined;
       const report = await rt.runs.run(integration, {
         trigger: 'manual',
-        requestedBy: currentUser(),
+        requestedBy: by,
+        ...(forced ? { forced } : {}),
         overrides,
         dryRun: opts.dryRun ?? false,
         forceBulk: opts.bulk ?? false,
         signal: controller.signal,
         ...(progress ? { onProgress: progress } : {}),
       });
-      if (io.isTty) io.err('\n');
+      if (baseIo.isTty) baseIo.err('\n');
       const r = report.run;
       if (r.status === 'succeeded') {
         const where = report.spoolPath ? `written to ${report.spoolPath} (dry run: not delivered)` : `delivered to ${r.target}${r.remotePath}`;

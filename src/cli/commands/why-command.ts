@@ -10,24 +10,28 @@ const RECENT = 200;
 export async function cmdWhy(id: string, opts: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {
   return withRuntime(opts, async (rt) => {
     const integration = findIntegration(rt, id);
-    const [now, states, recentRuns, running, queued, lastSlots] = await Promise.all([
+    const [now, states, recentRuns, running, queued, lastSlots, lastDelivery] = await Promise.all([
       rt.store.dbNow(),
       rt.store.getStates(),
       rt.store.listRuns({ integrationId: id, limit: RECENT }),
       rt.store.runsWithStatus('running', id),
       rt.store.runsWithStatus('queued', id),
       rt.store.lastSlots(),
+      rt.store.lastDelivered(id),
     ]);
     const facts = whyFacts({ integration, now, state: states.get(id), recentRuns, running, queued, lastRecordedSlot: lastSlots.get(id) ?? null, misfireWindowHours: rt.config.scheduler.misfireWindowHours });
-    const sentences = whySentences(id, facts, now);
-    if (opts.json) io.out(JSON.stringify({ integration: id, now, ...facts, sentences }, null, 2) + '\n');
+    const sentences = whySentences(id, facts, now, lastDelivery ?? null);
+    if (opts.json) io.out(JSON.stringify({ integration: id, now, ...facts, lastDelivery: lastDelivery ?? null, sentences }, null, 2) + '\n');
     else io.out(sentences.join('\n') + '\n');
     return 0;
   });
 }
 
-/** The facts as sentences, one per line, in the order a person asks: is it on, when, what happened, what now. */
-export function whySentences(id: string, f: WhyFacts, now: Date): string[] {
+/**
+ * The facts as sentences, one per line, in the order a person asks: is it on, when, what happened, what now.
+ * `lastDelivery`: the run whose file the vendor has (by when it was delivered), when known.
+ */
+export function whySentences(id: string, f: WhyFacts, now: Date, lastDelivery?: RunRecord | null): string[] {
   const tz = f.schedule.timezone;
   const at = (d: Date | null) => formatInZone(d, tz);
   const out: string[] = [];
@@ -50,6 +54,11 @@ export function whySentences(id: string, f: WhyFacts, now: Date): string[] {
   if (f.lastRun && f.lastRun.id !== f.lastSlot?.run?.id && f.lastRun.id !== f.missed?.catchUp?.id) {
     const r = f.lastRun;
     out.push(`The last finished run was run ${r.id} (${r.trigger}${r.trigger === 'manual' ? `, by ${r.requestedBy}` : ''}${r.dryRun ? ', dry run' : ''}), which ${outcome(r)}${r.finishedAt ? ` at ${at(r.finishedAt)}` : ''}.`);
+  }
+  if (lastDelivery) {
+    const d = lastDelivery;
+    const released = d.releasedBy ? `, released by ${d.releasedBy}` : '';
+    out.push(`The vendor's current file is from run ${d.id} (slot ${at(d.slotAt)}${released}), delivered${d.deliveredAt ? ` at ${at(d.deliveredAt)}` : ''}${d.rows !== null ? ` with ${d.rows.toLocaleString('en-US')} rows` : ''}.`);
   }
 
   if (f.missed) {
@@ -126,6 +135,8 @@ function outcome(r: RunRecord): string {
       return `succeeded${r.rows !== null ? ` (${r.rows.toLocaleString('en-US')} rows, ${formatBytes(r.bytes)})` : ''}`;
     case 'held':
       return `was held by the roster safety gate${r.holdReason ? ` (${trim(r.holdReason)})` : ''}`;
+    case 'expired':
+      return `was held by the roster safety gate and expired unreleased${r.note ? ` (${trim(r.note)})` : ''}`;
     case 'running':
       return 'is still going';
     case 'queued':

@@ -4,6 +4,7 @@ import knexFactory from 'knex';
 import type { Knex } from 'knex';
 import type { Logger } from 'winston';
 import { migrationSource } from '../../migrations/index.js';
+import { backoffMs } from '../runs/backoff.js';
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import { scrubSecrets } from '../config/secrets.js';
@@ -194,8 +195,9 @@ async function migrateLatest(knex: Knex): Promise<void> {
       return;
     } catch (err) {
       const raced = /already exists|already locked|duplicate key value/i.test((err as Error).message);
-      if (!raced || attempt >= 20) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200 * attempt));
+      // Up to about a minute: on a loaded machine the winner's nine migrations can take a while.
+      if (!raced || attempt >= 40) throw err;
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, { baseMs: 100, maxMs: 2000 })));
     }
   }
 }

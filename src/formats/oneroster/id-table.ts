@@ -1,22 +1,17 @@
 /**
  * The ids of one file (sourcedId, Student_id…) with the row each first appeared on, for duplicate and reference
  * checks over files of millions of rows. A Set of strings costs about 80 bytes an id; this keeps a 64-bit hash and a
- * row number in typed arrays (12 bytes a slot, 16 to 32 bytes an id), and drops the rows once only lookups remain.
+ * row number in typed arrays, 14 to 21 bytes an id (8 to 14 once only lookups remain and the rows are dropped).
+ * It is split into 256 open-addressing tables that grow by half, one at a time, so that growing never holds two
+ * copies of the whole.
  *
  * Two different ids share a 64-bit hash with odds of about n²/2⁶⁵ for a file of n ids (1 in a million for six
  * million ids): that is the chance of a false "duplicate" or of a missed broken reference.
  */
 export class IdTable {
-  private keys: Uint32Array;
-  private rows: Uint32Array | undefined;
-  private mask: number;
+  private readonly parts: Part[] = Array.from({ length: PARTS }, () => newPart(64, true));
+  private keepRows = true;
   private size = 0;
-
-  constructor(capacity = 1024) {
-    this.keys = new Uint32Array(capacity * 2);
-    this.rows = new Uint32Array(capacity);
-    this.mask = capacity - 1;
-  }
 
   get count(): number {
     return this.size;
@@ -24,22 +19,23 @@ export class IdTable {
 
   /** Adds `id` first seen at `row` and returns undefined; or, when it was already there, the row it was first seen at. */
   firstRowOf(id: string, row: number): number | undefined {
-    const rows = this.rows;
-    if (!rows) throw new Error('IdTable: rows were dropped');
+    if (!this.keepRows) throw new Error('IdTable: rows were dropped');
     hash(id);
-    let slot = hashA & this.mask;
+    const part = this.parts[hashB >>> 24]!;
+    const { keys, cap } = part;
+    let slot = home(hashA, cap);
     for (;;) {
-      const k = slot * 2;
-      const a = this.keys[k]!;
-      const b = this.keys[k + 1]!;
+      const a = keys[slot * 2]!;
+      const b = keys[slot * 2 + 1]!;
       if (a === 0 && b === 0) break;
-      if (a === hashA && b === hashB) return rows[slot];
-      slot = (slot + 1) & this.mask;
+      if (a === hashA && b === hashB) return part.rows![slot];
+      slot = slot + 1 === cap ? 0 : slot + 1;
     }
-    this.keys[slot * 2] = hashA;
-    this.keys[slot * 2 + 1] = hashB;
-    rows[slot] = row;
-    if (++this.size * 4 > (this.mask + 1) * 3) this.grow();
+    keys[slot * 2] = hashA;
+    keys[slot * 2 + 1] = hashB;
+    part.rows![slot] = row;
+    this.size++;
+    if (++part.size > part.cap * MAX_LOAD) this.parts[hashB >>> 24] = grow(part);
     return undefined;
   }
 
@@ -49,47 +45,66 @@ export class IdTable {
   }
 
   hasHash(a: number, b: number): boolean {
-    let slot = a & this.mask;
+    const { keys, cap } = this.parts[b >>> 24]!;
+    let slot = home(a, cap);
     for (;;) {
-      const ka = this.keys[slot * 2]!;
-      const kb = this.keys[slot * 2 + 1]!;
+      const ka = keys[slot * 2]!;
+      const kb = keys[slot * 2 + 1]!;
       if (ka === a && kb === b) return true;
       if (ka === 0 && kb === 0) return false;
-      slot = (slot + 1) & this.mask;
+      slot = slot + 1 === cap ? 0 : slot + 1;
     }
   }
 
   /** After the file is read only membership is asked: the row numbers can go. */
   dropRows(): void {
-    this.rows = undefined;
+    this.keepRows = false;
+    for (const part of this.parts) part.rows = undefined;
   }
 
   /** Nothing will ask again: frees the table (it answers as if empty). */
   release(): void {
-    this.keys = new Uint32Array(2);
-    this.rows = undefined;
-    this.mask = 0;
+    this.dropRows();
+    this.parts.fill(newPart(1, false));
     this.size = 0;
   }
+}
 
-  private grow(): void {
-    const oldKeys = this.keys;
-    const oldRows = this.rows!;
-    const capacity = (this.mask + 1) * 2;
-    this.keys = new Uint32Array(capacity * 2);
-    this.rows = new Uint32Array(capacity);
-    this.mask = capacity - 1;
-    for (let s = 0; s < oldRows.length; s++) {
-      const a = oldKeys[s * 2]!;
-      const b = oldKeys[s * 2 + 1]!;
-      if (a === 0 && b === 0) continue;
-      let slot = a & this.mask;
-      while (this.keys[slot * 2] !== 0 || this.keys[slot * 2 + 1] !== 0) slot = (slot + 1) & this.mask;
-      this.keys[slot * 2] = a;
-      this.keys[slot * 2 + 1] = b;
-      this.rows[slot] = oldRows[s]!;
-    }
+interface Part {
+  cap: number;
+  size: number;
+  /** Two 32-bit halves of a hash per slot; (0, 0) is an empty slot. */
+  keys: Uint32Array;
+  rows: Uint32Array | undefined;
+}
+
+const PARTS = 256;
+const MAX_LOAD = 0.85;
+
+function newPart(cap: number, rows: boolean): Part {
+  return { cap, size: 0, keys: new Uint32Array(cap * 2), rows: rows ? new Uint32Array(cap) : undefined };
+}
+
+/** Maps a 32-bit hash onto 0…cap-1 by multiplying (any cap, not only powers of two), exactly in doubles. */
+function home(a: number, cap: number): number {
+  return Math.floor(((a >>> 8) * cap) / 16777216);
+}
+
+function grow(old: Part): Part {
+  const part = newPart(Math.ceil(old.cap * 1.5), true);
+  part.size = old.size;
+  const { keys, cap } = part;
+  for (let s = 0; s < old.cap; s++) {
+    const a = old.keys[s * 2]!;
+    const b = old.keys[s * 2 + 1]!;
+    if (a === 0 && b === 0) continue;
+    let slot = home(a, cap);
+    while (keys[slot * 2] !== 0 || keys[slot * 2 + 1] !== 0) slot = slot + 1 === cap ? 0 : slot + 1;
+    keys[slot * 2] = a;
+    keys[slot * 2 + 1] = b;
+    part.rows![slot] = old.rows![s]!;
   }
+  return part;
 }
 
 /** The two 32-bit halves of the last hash() (no allocation per id). */

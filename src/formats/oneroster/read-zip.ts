@@ -34,7 +34,11 @@ export interface OpenedZip {
   close(): void;
 }
 
-const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+function size(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  const [unit, div]: [string, number] = n < 1024 ** 2 ? ['KiB', 1024] : n < 1024 ** 3 ? ['MiB', 1024 ** 2] : ['GiB', 1024 ** 3];
+  return `${(n / div).toFixed(1)} ${unit}`;
+}
 
 /**
  * Opens a zip and reads its central directory only: too many entries, a declared unpacked size over the limit, or an
@@ -67,10 +71,10 @@ export async function openZip(path: string, limits: ZipLimits = DEFAULT_ZIP_LIMI
       total += e.uncompressedSize;
       if (e.uncompressedSize > RATIO_FLOOR && e.uncompressedSize > limits.maxRatio * Math.max(1, e.compressedSize)) {
         const ratio = Math.round(e.uncompressedSize / Math.max(1, e.compressedSize));
-        throw refuse(`looks like a zip bomb: ${e.fileName} would unpack to ${mb(e.uncompressedSize)} from ${mb(e.compressedSize)} (${ratio} times; the limit is ${limits.maxRatio})`, hints.maxRatio);
+        throw refuse(`looks like a zip bomb: ${e.fileName} would unpack to ${size(e.uncompressedSize)} from ${size(e.compressedSize)} (${ratio} times; the limit is ${limits.maxRatio})`, hints.maxRatio);
       }
     }
-    if (total > limits.maxTotalBytes) throw refuse(`would unpack to ${mb(total)}, more than the limit of ${mb(limits.maxTotalBytes)}`, hints.maxTotalBytes);
+    if (total > limits.maxTotalBytes) throw refuse(`would unpack to ${size(total)}, more than the limit of ${size(limits.maxTotalBytes)}`, hints.maxTotalBytes);
     let inflated = 0;
     return {
       entries,
@@ -91,7 +95,7 @@ export async function openZip(path: string, limits: ZipLimits = DEFAULT_ZIP_LIMI
             bytes += chunk.length;
             inflated += chunk.length;
             if (bytes > entry.uncompressedSize) throw refuse(`looks like a zip bomb: ${name} unpacks to more than the ${entry.uncompressedSize} bytes its header says`, undefined);
-            if (inflated > limits.maxTotalBytes) throw refuse(`unpacks to more than the limit of ${mb(limits.maxTotalBytes)}`, hints.maxTotalBytes);
+            if (inflated > limits.maxTotalBytes) throw refuse(`unpacks to more than the limit of ${size(limits.maxTotalBytes)}`, hints.maxTotalBytes);
             yield chunk;
           }
           if (bytes !== entry.uncompressedSize) throw new FerryError('format', `${path}: ${name} unpacks to ${bytes} bytes, not the ${entry.uncompressedSize} its header says (the zip is damaged)`, { field: 'file' });

@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, tempDir } from '../helpers/cli.js';
+import { forgeDeclaredSizes, writeLargeOneRosterZip, writeZipBomb } from '../helpers/large-zips.js';
+
+/**
+ * `ferry check-file` streams: its peak memory does not grow with the bytes it reads. The spawned CLI runs under
+ * /usr/bin/time, which reports the child's peak resident set size (what the kernel counts, heap and buffers alike).
+ * The CLI alone, before reading anything, is about 120 MB; a whole-file read of these zips took gigabytes.
+ */
+const PEAK_LIMIT_KB = 300 * 1024;
+const CLI = path.join(REPO, 'dist/src/cli/main.js');
+const dir = tempDir();
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+interface Measured {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  peakKb: number;
+}
+
+function checkFileMeasured(file: string): Promise<Measured> {
+  if (!fs.existsSync('/usr/bin/time')) throw new Error('this test measures peak memory with /usr/bin/time (GNU time); install it (apt-get install time)');
+  if (!fs.existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build`');
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-q', '-f', 'peak-rss-kb=%M', process.execPath, CLI, 'check-file', file], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /peak-rss-kb=(\d+)\n?$/.exec(stderr);
+      if (!m) return reject(new Error(`no peak RSS in: ${stderr}`));
+      resolve({ code, stdout, stderr: stderr.slice(0, m.index), peakKb: Number(m[1]) });
+    });
+  });
+}
+
+describe('ferry check-file in bounded memory (spawned, peak RSS measured)', () => {
+  it('refuses a 1.5 MB zip that unpacks to 500 MB with one sentence, before inflating it', async () => {
+    const bomb = path.join(dir, 'bomb.zip');
+    const zipBytes = await writeZipBomb(bomb, { entries: ['users.csv', 'enrollments.csv'], bytesPerEntry: 250 * 1024 * 1024 });
+    expect(zipBytes).toBeLessThan(2 * 1024 * 1024);
+    const r = await checkFileMeasured(bomb);
+    console.log(`zip bomb (${zipBytes} bytes, 500 MiB unpacked): peak RSS ${Math.round(r.peakKb / 1024)} MiB`);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^ferry: \S+bomb\.zip looks like a zip bomb: users\.csv would unpack to 250\.0 MiB from \d+\.\d KiB \(\d+ times; the limit is 100\), so it was not read; if it is genuine, raise --max-zip-ratio\n$/);
+    expect(r.peakKb).toBeLessThan(PEAK_LIMIT_KB);
+  });
+
+  it('refuses the same zip with headers that claim 2 MiB entries, counting what inflates', async () => {
+    const bomb = path.join(dir, 'forged.zip');
+    await writeZipBomb(bomb, { entries: ['users.csv', 'enrollments.csv'], bytesPerEntry: 250 * 1024 * 1024 });
+    forgeDeclaredSizes(bomb, 2 * 1024 * 1024);
+    const r = await checkFileMeasured(bomb);
+    console.log(`zip bomb with forged sizes: peak RSS ${Math.round(r.peakKb / 1024)} MiB`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`ferry: ${bomb} looks like a zip bomb: users.csv unpacks to more than the 2097152 bytes its header says, so it was not read\n`);
+    expect(r.peakKb).toBeLessThan(PEAK_LIMIT_KB);
+  });
+
+  it('checks a valid bundle of about 290 MB unpacked (1.7 million rows) and finds no problem', async () => {
+    const zip = path.join(dir, 'large.zip');
+    const info = await writeLargeOneRosterZip(zip, 200_000);
+    expect(info.unpackedBytes).toBeGreaterThan(250 * 1024 * 1024);
+    const r = await checkFileMeasured(zip);
+    console.log(`bundle of ${Math.round(info.unpackedBytes / 1024 / 1024)} MiB unpacked (${info.zipBytes} bytes zipped, ${info.rows} rows): peak RSS ${Math.round(r.peakKb / 1024)} MiB`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`OneRoster check: no problems (7 files, ${info.rows} rows)\n`);
+    expect(r.code).toBe(0);
+    expect(r.peakKb).toBeLessThan(PEAK_LIMIT_KB);
+  }, 240_000);
+});

@@ -32,10 +32,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     return n;
   };
   const collect = (v: string, prev: string[]) => [...prev, v];
+  // Binary units whichever way they are written (500MB = 500 MiB), as the refusals print them.
   const byteSize = (v: string) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i.exec(v.trim());
-    const unit = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[(m?.[2] ?? 'b').toLowerCase() as 'b'];
-    const n = m ? Math.floor(Number(m[1]) * unit) : NaN;
+    const m = /^(\d+(?:\.\d+)?)\s*(?:([KMG])i?B?)?$/i.exec(v.trim());
+    const power = m?.[2] ? 'KMG'.indexOf(m[2].toUpperCase()) + 1 : 0;
+    const n = m ? Math.floor(Number(m[1]) * 1024 ** power) : NaN;
     if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a size such as 500MB or 4GB (or a number of bytes)');
     return n;
   };
@@ -135,7 +136,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .command('check-file <file>')
     .description('check a OneRoster 1.1 zip, one OneRoster CSV by its file name, a folder of Clever CSVs or one Clever CSV, without sending it anywhere')
     .option('--json', 'JSON output')
-    .option('--max-unzipped-size <size>', 'refuse a zip that unpacks to more than this (e.g. 500MB, 4GB)', byteSize, DEFAULT_ZIP_LIMITS.maxTotalBytes)
+    .option('--max-unzipped-size <size>', 'refuse a zip that unpacks to more than this (e.g. 500MB, 4GB; 1GB = 1024³ bytes)', byteSize, DEFAULT_ZIP_LIMITS.maxTotalBytes)
     .option('--max-zip-entries <n>', 'refuse a zip with more entries than this', positiveInt, DEFAULT_ZIP_LIMITS.maxEntries)
     .option('--max-zip-ratio <n>', 'refuse a zip entry over 1 MiB that unpacks to more than this many times its packed size', positiveInt, DEFAULT_ZIP_LIMITS.maxRatio)
     .action(async (file: string, o: { json?: boolean; maxUnzippedSize: number; maxZipEntries: number; maxZipRatio: number }) => {

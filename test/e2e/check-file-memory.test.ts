@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from '../helpers/cli.js';
-import { forgeDeclaredSizes, writeLargeOneRosterZip, writeZipBomb } from '../helpers/large-zips.js';
+import { BOMB_ROW, forgeDeclaredSizes, writeLargeOneRosterZip, writeZipBomb } from '../helpers/large-zips.js';
 
 /**
  * `ferry check-file` streams: its peak memory does not grow with the bytes it reads. The spawned CLI reports its own
@@ -15,6 +15,8 @@ const PEAK_LIMIT_KB = 300 * 1024;
 const CLI = path.join(REPO, 'dist/src/cli/main.js');
 const REPORT_PEAK = `data:text/javascript,process.on('exit', () => process.stderr.write('peak-rss-kb=' + process.resourceUsage().maxRSS + '\\n'))`;
 const dir = tempDir();
+/** Rows of one 250 MiB zip bomb entry. */
+const BOMB_ROWS = Math.floor((250 * 1024 * 1024) / BOMB_ROW.length);
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 interface Measured {
@@ -24,10 +26,10 @@ interface Measured {
   peakKb: number;
 }
 
-function checkFileMeasured(file: string): Promise<Measured> {
+function checkFileMeasured(file: string, flags: string[] = []): Promise<Measured> {
   if (!fs.existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build`');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', REPORT_PEAK, CLI, 'check-file', file], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', REPORT_PEAK, CLI, 'check-file', file, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -44,7 +46,7 @@ function checkFileMeasured(file: string): Promise<Measured> {
 describe('ferry check-file in bounded memory (spawned, peak RSS measured)', () => {
   it('refuses a 1.5 MB zip that unpacks to 500 MB with one sentence, before inflating it', async () => {
     const bomb = path.join(dir, 'bomb.zip');
-    const zipBytes = await writeZipBomb(bomb, { entries: ['users.csv', 'enrollments.csv'], bytesPerEntry: 250 * 1024 * 1024 });
+    const zipBytes = await writeZipBomb(bomb, { entries: ['users.csv', 'enrollments.csv'], rowsPerEntry: BOMB_ROWS });
     expect(zipBytes).toBeLessThan(2 * 1024 * 1024);
     const r = await checkFileMeasured(bomb);
     console.log(`zip bomb (${zipBytes} bytes, 500 MiB unpacked): peak RSS ${Math.round(r.peakKb / 1024)} MiB`);
@@ -56,7 +58,7 @@ describe('ferry check-file in bounded memory (spawned, peak RSS measured)', () =
 
   it('refuses the same zip with headers that claim 2 MiB entries, counting what inflates', async () => {
     const bomb = path.join(dir, 'forged.zip');
-    await writeZipBomb(bomb, { entries: ['users.csv', 'enrollments.csv'], bytesPerEntry: 250 * 1024 * 1024 });
+    await writeZipBomb(bomb, { entries: ['users.csv', 'enrollments.csv'], rowsPerEntry: BOMB_ROWS });
     forgeDeclaredSizes(bomb, 2 * 1024 * 1024);
     const r = await checkFileMeasured(bomb);
     console.log(`zip bomb with forged sizes: peak RSS ${Math.round(r.peakKb / 1024)} MiB`);
@@ -64,6 +66,22 @@ describe('ferry check-file in bounded memory (spawned, peak RSS measured)', () =
     expect(r.stderr).toBe(`ferry: ${bomb} looks like a zip bomb: users.csv unpacks to more than the 2097152 bytes its header says, so it was not read\n`);
     expect(r.peakKb).toBeLessThan(PEAK_LIMIT_KB);
   });
+
+  it('streams a 500 MB users.csv when the ratio limit is raised: 13 million rows, every duplicate counted, in bounded memory', async () => {
+    const bomb = path.join(dir, 'one-entry.zip');
+    const rows = 2 * BOMB_ROWS;
+    await writeZipBomb(bomb, { entries: ['users.csv'], rowsPerEntry: rows });
+    const r = await checkFileMeasured(bomb, ['--max-zip-ratio', '2000', '--json']);
+    console.log(`500 MiB users.csv of one repeated row, checked: peak RSS ${Math.round(r.peakKb / 1024)} MiB`);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { counts: Record<string, number>; problems: unknown[]; files: unknown[] };
+    expect(report.files).toEqual([{ name: 'users.csv', rows, mode: 'bulk' }]);
+    // Every row after the first repeats its sourcedId; orgs.csv is missing, which is said once.
+    expect(Object.fromEntries(Object.entries(report.counts).filter(([, n]) => n > 0))).toEqual({ duplicate: rows - 1, foreign_key: 1 });
+    expect(report.problems).toHaveLength(1000);
+    expect(r.peakKb).toBeLessThan(PEAK_LIMIT_KB);
+  }, 240_000);
 
   it('checks a valid bundle of about 290 MB unpacked (1.7 million rows) and finds no problem', async () => {
     const zip = path.join(dir, 'large.zip');
@@ -75,5 +93,10 @@ describe('ferry check-file in bounded memory (spawned, peak RSS measured)', () =
     expect(r.stdout).toBe(`OneRoster check: no problems (7 files, ${info.rows} rows)\n`);
     expect(r.code).toBe(0);
     expect(r.peakKb).toBeLessThan(PEAK_LIMIT_KB);
+
+    // The same zip over a lower limit: refused from its central directory alone.
+    const refused = await checkFileMeasured(zip, ['--max-unzipped-size', '100MB']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^ferry: \S+large\.zip would unpack to 2\d\d\.\d MiB, more than the limit of 100\.0 MiB, so it was not read; if it is genuine, raise --max-unzipped-size\n$/);
   }, 240_000);
 });

@@ -26,17 +26,25 @@ function repeated(line: string, bytes: number): Readable {
   );
 }
 
-/** A OneRoster-looking zip whose `entries` users.csv-like entries each unpack to `bytesPerEntry` of one repeated row. */
-export async function writeZipBomb(file: string, opts: { entries: string[]; bytesPerEntry: number }): Promise<number> {
+/** The row a zip bomb repeats: a valid users.csv row (every copy after the first repeats its sourcedId). */
+export const BOMB_ROW = 'u1,,,true,o1,student,jd,,Jane,Doe,,,,,,,,\r\n';
+
+/** A OneRoster-looking zip (manifest.csv and `entries`, each a users.csv header and BOMB_ROW `rowsPerEntry` times). */
+export async function writeZipBomb(file: string, opts: { entries: string[]; rowsPerEntry: number }): Promise<number> {
   const zip = new yazl.ZipFile();
   zip.addBuffer(Buffer.from(buildManifest(new Set(['users']), 'bulk')), 'manifest.csv');
   const header = ONEROSTER_SPECS.get('users')!.headers.join(',') + '\r\n';
   for (const name of opts.entries) {
-    const rows = repeated('u1,,,true,o1,student,jd,,Jane,Doe,,,,,,,,\r\n', opts.bytesPerEntry - header.length);
-    zip.addReadStream(Readable.from((async function* () {
-      yield Buffer.from(header);
-      for await (const c of rows) yield c as Buffer;
-    })()), name);
+    const rows = repeated(BOMB_ROW, opts.rowsPerEntry * BOMB_ROW.length);
+    zip.addReadStream(
+      Readable.from(
+        (async function* () {
+          yield Buffer.from(header);
+          for await (const c of rows) yield c as Buffer;
+        })(),
+      ),
+      name,
+    );
   }
   return finish(zip, file);
 }

@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, formatProblem } from '../config/loader.js';
 import { isFerryError } from '../core/errors.js';
+import { DEFAULT_ZIP_LIMITS } from '../formats/oneroster/read-zip.js';
 import { cmdList, cmdNext, cmdReload, cmdShow, cmdValidate } from './commands/config-commands.js';
 import { cmdFields } from './commands/fields-commands.js';
 import { cmdHistory, cmdLogs } from './commands/history-commands.js';
@@ -31,6 +32,14 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     return n;
   };
   const collect = (v: string, prev: string[]) => [...prev, v];
+  // Binary units whichever way they are written (500MB = 500 MiB), as the refusals print them.
+  const byteSize = (v: string) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(?:([KMG])i?B?)?$/i.exec(v.trim());
+    const power = m?.[2] ? 'KMG'.indexOf(m[2].toUpperCase()) + 1 : 0;
+    const n = m ? Math.floor(Number(m[1]) * 1024 ** power) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a size such as 500MB or 4GB (or a number of bytes)');
+    return n;
+  };
 
   program
     .command('reload')
@@ -131,8 +140,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .command('check-file <file>')
     .description('check a OneRoster 1.1 zip, one OneRoster CSV by its file name, a folder of Clever CSVs or one Clever CSV, without sending it anywhere')
     .option('--json', 'JSON output')
-    .action(async (file: string, o: { json?: boolean }) => {
-      code = await cmdCheckFile(file, o, io);
+    .option('--max-unzipped-size <size>', 'refuse a zip that unpacks to more than this (e.g. 500MB, 4GB; 1GB = 1024³ bytes)', byteSize, DEFAULT_ZIP_LIMITS.maxTotalBytes)
+    .option('--max-zip-entries <n>', 'refuse a zip with more entries than this', positiveInt, DEFAULT_ZIP_LIMITS.maxEntries)
+    .option('--max-zip-ratio <n>', 'refuse a zip entry over 1 MiB that unpacks to more than this many times its packed size', positiveInt, DEFAULT_ZIP_LIMITS.maxRatio)
+    .action(async (file: string, o: { json?: boolean; maxUnzippedSize: number; maxZipEntries: number; maxZipRatio: number }) => {
+      code = await cmdCheckFile(file, { json: o.json, maxUnzippedBytes: o.maxUnzippedSize, maxZipEntries: o.maxZipEntries, maxZipRatio: o.maxZipRatio }, io);
     });
 
   try {

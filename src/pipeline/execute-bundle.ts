@@ -7,13 +7,14 @@ import { FerryError, toFerryError } from '../core/errors.js';
 import type { Source } from '../core/source.js';
 import type { FormatOptions } from '../config/schema.js';
 import { encodeCsv } from '../formats/csv.js';
-import { validateCleverFiles } from '../formats/clever/validate.js';
+import { validateCleverInputs } from '../formats/clever/validate.js';
+import { fileInput, textInput } from '../formats/oneroster/check-input.js';
 import { writeOneRosterZipFromFiles, type BundleFileInfo, type SpooledBundleFile } from '../formats/oneroster/bundle.js';
 import { computeDeltaFile } from '../formats/oneroster/delta.js';
 import { buildManifest } from '../formats/oneroster/manifest.js';
 import { formatValidationReport, type ValidationResult } from '../formats/oneroster/problems.js';
 import { specForFile, type OneRosterFileName } from '../formats/oneroster/spec.js';
-import { validateOneRosterFiles } from '../formats/oneroster/validate.js';
+import { validateOneRosterFiles, validateOneRosterInputs } from '../formats/oneroster/validate.js';
 import { loadBaseline, saveBaseline, sha256OfFile } from './delta-baseline.js';
 import { emptyColumnsError, watchStream } from './column-presence.js';
 import { isApiSource, openSpool, type ExecuteOptions, type RunContext, type RunResult } from './execute-run.js';
@@ -27,8 +28,7 @@ export const CLEVER_CSV: FormatOptions = { kind: 'csv', delimiter: ',', lineEndi
 
 /**
  * A bundle run: each member extract streamed (row path) into its own spool CSV (0600) in a per-run folder (0700), the
- * set checked as a whole (references between files need every file at once, so the check reads the spooled CSVs into
- * memory; the extracts and the delivery stream), then:
+ * set checked as a whole (streamed from the spool, keeping only the ids that references need), then:
  * - OneRoster: one zip with manifest.csv, delivered like any file; a delta integration sends what changed since its
  *   last delivered bulk;
  * - Clever: each file to the same folder, all uploaded before any is moved into place.
@@ -156,11 +156,9 @@ async function finishOneRoster(
   const present = new Set<OneRosterFileName>([...spooled.keys()].map((n) => specForFile(n)!.name));
 
   // Today's full snapshot is checked as a bulk first, delta or not: references between files only hold in a whole set.
-  const texts = await readTexts(spooled);
-  texts.set('manifest.csv', buildManifest(present, 'bulk'));
-  const full = validateOneRosterFiles(texts, { mode: 'bulk' });
+  const inputs = [...spooled].map(([name, f]) => fileInput(name, f.path));
+  const full = await validateOneRosterInputs([...inputs, textInput('manifest.csv', buildManifest(present, 'bulk'))], { mode: 'bulk' });
   if (!full.ok) throw checkFailure(ctx, 'OneRoster bundle', full);
-  texts.delete('manifest.csv');
 
   let mode: 'bulk' | 'delta' = 'bulk';
   let files = spooled;
@@ -170,6 +168,8 @@ async function finishOneRoster(
       logger.info(opts.forceBulk ? 'delta integration: a bulk was asked for' : 'delta integration: no delivered bulk to compare with, so this run sends a bulk');
     } else {
       mode = 'delta';
+      // The delta is computed in memory, from today's files and the baseline's.
+      const texts = await readTexts(spooled);
       const stamp = ctx.clock.now().toISOString();
       const deltaDir = path.join(partsDir, 'delta');
       await fsp.mkdir(deltaDir, { mode: 0o700 });
@@ -193,7 +193,6 @@ async function finishOneRoster(
       if (!check.ok) throw checkFailure(ctx, 'OneRoster delta bundle', check);
     }
   }
-  texts.clear();
   logger.info('bundle checked', { files: files.size, mode });
 
   let info;
@@ -263,9 +262,7 @@ async function finishClever(
 ): Promise<Omit<RunResult, 'expected'>> {
   const { integration, logger, signal } = ctx;
   // Files not in the set are not checked against (the vendor may get them elsewhere); the ones sent must agree.
-  const texts = await readTexts(spooled);
-  const result = validateCleverFiles(texts, { partial: true });
-  texts.clear();
+  const result = await validateCleverInputs([...spooled].map(([name, f]) => fileInput(name, f.path)), { partial: true });
   if (!result.ok) throw checkFailure(ctx, 'Clever file set', result);
   logger.info('bundle checked', { files: spooled.size });
 

@@ -1,19 +1,14 @@
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../core/errors.js';
 import { cleverSpecForFile } from '../../formats/clever/spec.js';
-import { checkCleverInto } from '../../formats/clever/validate.js';
+import { validateCleverInputs } from '../../formats/clever/validate.js';
+import { fileInput } from '../../formats/oneroster/check-input.js';
 import { parseCsv } from '../../formats/oneroster/parse-csv.js';
-import { ProblemList } from '../../formats/oneroster/problems.js';
+import { DEFAULT_ZIP_LIMITS, type ZipLimits } from '../../formats/oneroster/read-zip.js';
 import { MANIFEST_FILE, specForFile } from '../../formats/oneroster/spec.js';
-import {
-  checkBundleInto,
-  decodeCsvBytes,
-  formatValidationReport,
-  resultOf,
-  validateOneRosterZip,
-  type ValidationResult,
-} from '../../formats/oneroster/validate.js';
+import { formatValidationReport, validateOneRosterInputs, validateOneRosterZip, type ValidationResult } from '../../formats/oneroster/validate.js';
 import type { Io } from '../context.js';
 
 /**
@@ -28,8 +23,20 @@ import type { Io } from '../context.js';
  * header is School_id,Section_id,Student_id in any order); anything else (OneRoster starts with `sourcedId`) stays
  * OneRoster, as before. In a folder, an enrollments.csv with a OneRoster header is left out of the Clever set.
  */
-export async function cmdCheckFile(file: string, opts: { json?: boolean }, io: Io): Promise<number> {
-  const { result, title } = await checkFile(file);
+export interface CheckFileOptions {
+  json?: boolean;
+  /** Zip limits (see ZipLimits); a zip over one is refused unread with one sentence. */
+  maxUnzippedBytes?: number;
+  maxZipEntries?: number;
+  maxZipRatio?: number;
+}
+
+export async function cmdCheckFile(file: string, opts: CheckFileOptions, io: Io): Promise<number> {
+  const { result, title } = await checkFile(file, {
+    maxEntries: opts.maxZipEntries ?? DEFAULT_ZIP_LIMITS.maxEntries,
+    maxTotalBytes: opts.maxUnzippedBytes ?? DEFAULT_ZIP_LIMITS.maxTotalBytes,
+    maxRatio: opts.maxZipRatio ?? DEFAULT_ZIP_LIMITS.maxRatio,
+  });
   if (opts.json) io.out(JSON.stringify(result, null, 2) + '\n');
   else io.out(formatValidationReport(result, { limit: 20, title }));
   return result.ok ? 0 : 1;
@@ -37,9 +44,12 @@ export async function cmdCheckFile(file: string, opts: { json?: boolean }, io: I
 
 const CLEVER_TITLE = 'Clever check';
 
-async function checkFile(file: string): Promise<{ result: ValidationResult; title?: string }> {
+/** Where each zip limit is raised, named in a refusal. */
+const HINTS = { maxEntries: '--max-zip-entries', maxTotalBytes: '--max-unzipped-size', maxRatio: '--max-zip-ratio' };
+
+async function checkFile(file: string, limits: ZipLimits): Promise<{ result: ValidationResult; title?: string }> {
   const base = path.basename(file);
-  if (base.toLowerCase().endsWith('.zip')) return { result: await validateOneRosterZip(file) };
+  if (base.toLowerCase().endsWith('.zip')) return { result: await validateOneRosterZip(file, { limits, hints: HINTS }) };
   if (await isDirectory(file)) return { result: await checkCleverFolder(file), title: CLEVER_TITLE };
   const isClever = cleverSpecForFile(base) !== undefined;
   if (!isClever && base !== MANIFEST_FILE && !specForFile(base)) {
@@ -49,13 +59,11 @@ async function checkFile(file: string): Promise<{ result: ValidationResult; titl
       { field: 'file' },
     );
   }
-  const problems = new ProblemList(1000);
-  const text = decodeCsvBytes(base, await readBytes(file), problems);
-  const files = new Map([[base, text]]);
-  if (isClever && (!specForFile(base) || hasCleverHeader(text))) {
-    return { result: resultOf(problems, checkCleverInto(files, { partial: true }, problems)), title: CLEVER_TITLE };
+  const input = await readableInput(base, file);
+  if (isClever && (!specForFile(base) || (await hasCleverHeader(file)))) {
+    return { result: await validateCleverInputs([input], { partial: true }), title: CLEVER_TITLE };
   }
-  return { result: resultOf(problems, checkBundleInto(files, { partial: true }, problems)) };
+  return { result: await validateOneRosterInputs([input], { partial: true }) };
 }
 
 /** Every Clever file in the folder, checked as one set (references included). */
@@ -66,29 +74,39 @@ async function checkCleverFolder(dir: string): Promise<ValidationResult> {
   } catch (err) {
     throw new FerryError('params', `${dir} cannot be read`, { cause: err, field: 'file' });
   }
-  const problems = new ProblemList(1000);
-  const files = new Map<string, string>();
+  const inputs = [];
+  const leftOut = [];
   for (const name of names) {
     if (!cleverSpecForFile(name)) continue;
     const full = path.join(dir, name);
     if (await isDirectory(full)) continue;
-    const text = decodeCsvBytes(name, await readBytes(full), problems);
-    if (specForFile(name) && !hasCleverHeader(text)) continue; // a OneRoster enrollments.csv
-    files.set(name, text);
+    const input = await readableInput(name, full);
+    if (specForFile(name) && !(await hasCleverHeader(full))) leftOut.push(input); // a OneRoster enrollments.csv
+    else inputs.push(input);
   }
-  if (files.size === 0) {
+  if (inputs.length === 0) {
     throw new FerryError('params', `${dir} holds no Clever CSV files (schools.csv, students.csv, teachers.csv, sections.csv, enrollments.csv, staff.csv; names are case-sensitive)`, {
       field: 'file',
     });
   }
-  return resultOf(problems, checkCleverInto(files, {}, problems));
+  return validateCleverInputs(inputs, { alsoDecoded: leftOut });
 }
 
 /** Clever when the header row has School_id and no sourcedId (see the note on cmdCheckFile). */
-function hasCleverHeader(text: string): boolean {
-  const firstLine = text.replace(/^\ufeff/, '').split(/\r?\n/, 1)[0] ?? '';
+async function hasCleverHeader(file: string): Promise<boolean> {
+  const firstLine = (await readFirstLine(file)).replace(/^\ufeff/, '').split(/\r?\n/, 1)[0] ?? '';
   const header = parseCsv(firstLine).records[0] ?? [];
   return header.includes('School_id') && !header.includes('sourcedId');
+}
+
+/** Up to the first line break (or the first 64 KiB: no header is longer). */
+async function readFirstLine(file: string): Promise<string> {
+  let text = '';
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 16 * 1024, end: 64 * 1024 - 1 })) {
+    text += chunk as string;
+    if (text.includes('\n')) break;
+  }
+  return text;
 }
 
 async function isDirectory(file: string): Promise<boolean> {
@@ -99,10 +117,12 @@ async function isDirectory(file: string): Promise<boolean> {
   }
 }
 
-async function readBytes(file: string): Promise<Buffer> {
+/** A file that can be opened, as a streamed input; one that cannot is refused before any check starts. */
+async function readableInput(name: string, file: string) {
   try {
-    return await fs.readFile(file);
+    await (await fs.open(file, 'r')).close();
   } catch (err) {
     throw new FerryError('params', `${file} cannot be read`, { cause: err, field: 'file' });
   }
+  return fileInput(name, file);
 }

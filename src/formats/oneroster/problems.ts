@@ -1,4 +1,3 @@
-import { parseCsv } from './parse-csv.js';
 /**
  * What the OneRoster check reports. A problem names the file, row and column; its message never carries a
  * cell value (row data must not reach logs), only spec facts such as the allowed values of a vocabulary.
@@ -37,7 +36,7 @@ export function zeroCounts(): Record<ProblemKind, number> {
 export class ProblemList {
   readonly list: ValidationProblem[] = [];
   readonly counts = zeroCounts();
-  constructor(private readonly max: number) {}
+  constructor(readonly max: number) {}
 
   add(kind: ProblemKind, file: string, detail: string, where: { row?: number; column?: string } = {}): void {
     this.counts[kind]++;
@@ -46,6 +45,35 @@ export class ProblemList {
     if (where.row !== undefined) place += `, row ${where.row}`;
     if (where.column !== undefined) place += `, column ${where.column}`;
     this.list.push({ file, ...where, kind, message: `${place}: ${detail}` });
+  }
+
+  /** Appends what another list found after this one's (a file checked out of order keeps its place). */
+  absorb(other: ProblemList): void {
+    for (const p of other.list) {
+      if (this.list.length >= this.max) break;
+      this.list.push(p);
+    }
+    for (const k of PROBLEM_KINDS) this.counts[k] += other.counts[k];
+  }
+
+  /** Two lists of one column's problems, each in row order, as one list in row order. */
+  static mergeByRow(a: ProblemList, b: ProblemList, max: number): ProblemList {
+    const out = new ProblemList(max);
+    let i = 0;
+    let j = 0;
+    while (out.list.length < max && (i < a.list.length || j < b.list.length)) {
+      const p = a.list[i];
+      const q = b.list[j];
+      if (q === undefined || (p !== undefined && (p.row ?? 0) <= (q.row ?? 0))) {
+        out.list.push(p!);
+        i++;
+      } else {
+        out.list.push(q);
+        j++;
+      }
+    }
+    for (const k of PROBLEM_KINDS) out.counts[k] = a.counts[k] + b.counts[k];
+    return out;
   }
 
   get total(): number {
@@ -67,17 +95,6 @@ export function formatValidationReport(result: ValidationResult, opts: { limit?:
   const byKind = PROBLEM_KINDS.filter((k) => result.counts[k] > 0).map((k) => `${k} ${result.counts[k]}`);
   text += `by kind: ${byKind.join(', ')}\n`;
   return text;
-}
-
-/** A data file read for checking: a malformed record is reported (rows after it are not read), and so is any row whose field count differs from the header's. */
-export function readTable(fileName: string, text: string, problems: ProblemList): { header: string[]; rows: string[][] } {
-  const parsed = parseCsv(text);
-  if (parsed.error) problems.add('csv', fileName, `${parsed.error.message}; later rows were not checked`, { row: parsed.error.row });
-  const [header = [], ...rows] = parsed.records;
-  rows.forEach((row, i) => {
-    if (row.length !== header.length) problems.add('csv', fileName, `has ${row.length} fields; the header has ${header.length}`, { row: i + 2 });
-  });
-  return { header, rows };
 }
 
 /** One row's cells by column name: undefined when the file has no such column, '' when the row is short. */

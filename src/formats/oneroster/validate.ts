@@ -1,7 +1,10 @@
+import { decodeInput, type CheckInput } from './check-input.js';
+import { DataFileCheck, type RefTarget } from './data-file-check.js';
 import { checkManifest } from './manifest.js';
-import { readZipEntries } from './read-zip.js';
-import { cellsOf, indexHeader, ProblemList, readTable, type CheckedFileSummary, type ValidationResult } from './problems.js';
-import { MANIFEST_FILE, specForFile, type OneRosterFileName, type OneRosterFileSpec } from './spec.js';
+import { ProblemList, type CheckedFileSummary, type ValidationResult } from './problems.js';
+import { DEFAULT_ZIP_LIMITS, openZip, type ZipLimitHints, type ZipLimits } from './read-zip.js';
+import { MANIFEST_FILE, ONEROSTER_SPECS, specForFile, type ForeignKey, type OneRosterFileName } from './spec.js';
+import { TableReader } from './table-reader.js';
 
 export { formatValidationReport, PROBLEM_KINDS } from './problems.js';
 export type { CheckedFileSummary, ProblemKind, ValidationProblem, ValidationResult } from './problems.js';
@@ -10,6 +13,10 @@ export type { CheckedFileSummary, ProblemKind, ValidationProblem, ValidationResu
  * Checks a OneRoster 1.1 CSV bundle (reference §4): header names and order, required values, vocabularies,
  * dates, references between files, duplicate sourcedIds, BOMs, bulk/delta purity and manifest.csv.
  * Messages name file, row and column and never a cell value.
+ *
+ * Files stream through the checks one at a time, each after the files it refers to (orgs before users, users before
+ * enrollments), so that a reference is checked as its row is read and only each file's ids are kept; the report comes
+ * out in bundle order all the same.
  */
 export interface ValidateOptions {
   /** The mode the receiver expects; a manifest that says otherwise is a problem. Without a manifest, the mode files are checked in. */
@@ -20,186 +27,171 @@ export interface ValidateOptions {
   maxProblems?: number;
 }
 
+/** Files already in memory, by name. */
 export function validateOneRosterFiles(files: ReadonlyMap<string, string>, opts: ValidateOptions = {}): ValidationResult {
-  const problems = new ProblemList(opts.maxProblems ?? 1000);
-  const summaries = checkBundleInto(files, opts, problems);
-  return resultOf(problems, summaries);
+  const check = new BundleCheck([...files.keys()], opts);
+  const manifest = files.get(MANIFEST_FILE);
+  if (manifest !== undefined) check.manifest(manifest);
+  for (const name of check.order()) {
+    const file = check.file(name);
+    file.push(files.get(name)!);
+    file.end();
+  }
+  return check.finish();
+}
+
+/** Files streamed from disk or a zip; a name given twice is checked once, with its last input. */
+export async function validateOneRosterInputs(inputs: readonly CheckInput[], opts: ValidateOptions = {}): Promise<ValidationResult> {
+  const byName = new Map(inputs.map((i) => [i.name, i]));
+  const check = new BundleCheck([...byName.keys()], opts);
+  const manifest = byName.get(MANIFEST_FILE);
+  if (manifest) {
+    let text = '';
+    let tooLong = false;
+    const valid = await decodeInput(manifest, (t) => {
+      tooLong ||= text.length + t.length > MAX_MANIFEST_CHARS;
+      if (!tooLong) text += t;
+    });
+    if (!valid) check.notUtf8(MANIFEST_FILE);
+    if (tooLong) check.manifestTooLong();
+    else check.manifest(text);
+  }
+  for (const name of check.order()) {
+    const file = check.file(name);
+    if (!(await decodeInput(byName.get(name)!, (t) => file.push(t)))) check.notUtf8(name);
+    file.end();
+  }
+  // Files that are not checked as data are still read for their encoding, as a whole-zip read did.
+  for (const name of check.unread()) if (!(await decodeInput(byName.get(name)!, () => undefined))) check.notUtf8(name);
+  return check.finish();
+}
+
+/** Reads a OneRoster zip and checks it as a bundle. A file that is not a readable zip, or one over a limit, throws FerryError 'format'. */
+export async function validateOneRosterZip(path: string, opts: ValidateOptions & { limits?: ZipLimits; hints?: ZipLimitHints } = {}): Promise<ValidationResult> {
+  const zip = await openZip(path, opts.limits ?? DEFAULT_ZIP_LIMITS, opts.hints);
+  try {
+    return await validateOneRosterInputs(
+      [...zip.entries.keys()].map((name) => ({ name, read: () => zip.read(name) })),
+      opts,
+    );
+  } finally {
+    zip.close();
+  }
 }
 
 export function resultOf(problems: ProblemList, files: CheckedFileSummary[]): ValidationResult {
   return { ok: problems.total === 0, problems: problems.list, counts: problems.counts, files };
 }
 
-interface CheckedFile {
-  spec: OneRosterFileSpec;
-  fileName: string;
-  mode: 'bulk' | 'delta';
-  header: readonly string[];
-  rows: readonly string[][];
-  index: ReadonlyMap<string, number>;
-  ids: ReadonlySet<string>;
-}
+/** manifest.csv is 16 short rows; anything this long is not one and is not read into memory. */
+const MAX_MANIFEST_CHARS = 64 * 1024;
 
-export function checkBundleInto(files: ReadonlyMap<string, string>, opts: ValidateOptions, problems: ProblemList): CheckedFileSummary[] {
-  const data = new Map<OneRosterFileName, { fileName: string; text: string }>();
-  for (const [fileName, text] of files) {
-    if (fileName === MANIFEST_FILE) continue;
-    const base = fileName.slice(fileName.lastIndexOf('/') + 1);
-    const spec = specForFile(base);
-    if (fileName.includes('/')) {
-      problems.add('manifest', fileName, base === '' ? 'the zip holds a folder; OneRoster files must be at the root of the zip' : 'OneRoster files must be at the root of the zip, not in a folder');
-    } else if (!spec) {
-      problems.add('manifest', fileName, 'is not a OneRoster 1.1 file name (names are case-sensitive, e.g. academicSessions.csv)');
-    } else data.set(spec.name, { fileName, text });
+/** One bundle's check: the names first, then the manifest, then each data file in order(), then finish(). */
+class BundleCheck {
+  private readonly max: number;
+  /** Problems with names and with the manifest, reported first. */
+  private readonly head: ProblemList;
+  private readonly invalidUtf8 = new Set<string>();
+  /** Data files by spec name, in bundle order. */
+  private readonly data = new Map<OneRosterFileName, string>();
+  private modes = new Map<OneRosterFileName, 'bulk' | 'delta'>();
+  private readonly checks = new Map<OneRosterFileName, { check: DataFileCheck; reader: TableReader }>();
+  /** Files that another file refers to: their ids are kept until the end. */
+  private readonly referenced = new Set<OneRosterFileName>();
+
+  constructor(
+    private readonly names: readonly string[],
+    private readonly opts: ValidateOptions,
+  ) {
+    this.max = opts.maxProblems ?? 1000;
+    this.head = new ProblemList(this.max);
+    for (const fileName of names) {
+      if (fileName === MANIFEST_FILE) continue;
+      const base = fileName.slice(fileName.lastIndexOf('/') + 1);
+      const spec = specForFile(base);
+      if (fileName.includes('/')) {
+        this.head.add('manifest', fileName, base === '' ? 'the zip holds a folder; OneRoster files must be at the root of the zip' : 'OneRoster files must be at the root of the zip, not in a folder');
+      } else if (!spec) {
+        this.head.add('manifest', fileName, 'is not a OneRoster 1.1 file name (names are case-sensitive, e.g. academicSessions.csv)');
+      } else this.data.set(spec.name, fileName);
+    }
+    if (!names.includes(MANIFEST_FILE) && !opts.partial) this.head.add('manifest', MANIFEST_FILE, 'manifest.csv is missing; a OneRoster bundle must include it at the root');
+    for (const name of this.data.keys()) for (const fk of ONEROSTER_SPECS.get(name)!.foreignKeys) if (fk.target !== name) this.referenced.add(fk.target);
   }
 
-  let modes = new Map<OneRosterFileName, 'bulk' | 'delta'>();
-  const manifest = files.get(MANIFEST_FILE);
-  if (manifest !== undefined) modes = checkManifest(manifest, opts.partial ? undefined : new Set(data.keys()), opts.mode, problems);
-  else if (!opts.partial) problems.add('manifest', MANIFEST_FILE, 'manifest.csv is missing; a OneRoster bundle must include it at the root');
-
-  const checked: CheckedFile[] = [];
-  for (const [name, { fileName, text }] of data) {
-    const spec = specForFile(`${name}.csv`)!;
-    checked.push(checkDataFile(fileName, spec, text, modes.get(name) ?? opts.mode ?? 'bulk', problems));
+  manifest(text: string): void {
+    this.modes = checkManifest(text, this.opts.partial ? undefined : new Set(this.data.keys()), this.opts.mode, this.head);
   }
-  if (!opts.partial) checkForeignKeys(checked, problems);
-  return checked.map((c) => ({ name: c.fileName, rows: c.rows.length, mode: c.mode }));
-}
 
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATETIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,3})?Z$/;
-const YEAR = /^\d{4}$/;
-
-function isDate(v: string): boolean {
-  const m = DATE.exec(v);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const t = new Date(Date.UTC(y, mo - 1, d));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
-}
-
-function isDateTime(v: string): boolean {
-  const m = DATETIME.exec(v);
-  return m !== null && isDate(m[1]!);
-}
-
-function checkDataFile(fileName: string, spec: OneRosterFileSpec, text: string, mode: 'bulk' | 'delta', problems: ProblemList): CheckedFile {
-  if (text.startsWith('\ufeff')) {
-    problems.add('bom', fileName, 'the file starts with a byte order mark (BOM); OneRoster files must not (it corrupts the first header)', { row: 1 });
-    text = text.slice(1);
+  manifestTooLong(): void {
+    this.head.add('manifest', MANIFEST_FILE, `the file is longer than ${MAX_MANIFEST_CHARS} characters, so it is not a manifest and was not read`);
   }
-  const { header, rows } = readTable(fileName, text, problems);
-  const index = checkHeader(fileName, spec, header, problems);
-  const ids = new Map<string, number>();
-  const add = problems.add.bind(problems);
 
-  rows.forEach((row, i) => {
-    const at = (column: string) => ({ row: i + 2, column });
-    const get = cellsOf(index, row);
-
-    for (const column of spec.required) {
-      if (get(column) === '') add('required', fileName, 'a value is required', at(column));
-    }
-    for (const [column, allowed] of Object.entries(spec.enums)) {
-      const v = get(column);
-      if (v && !allowed.includes(v)) add('enum', fileName, `must be one of ${allowed.join(', ')} (case-sensitive)`, at(column));
-    }
-    for (const column of spec.dates) {
-      const v = get(column);
-      if (v && !isDate(v)) add('date', fileName, 'must be a date written YYYY-MM-DD', at(column));
-    }
-    for (const column of spec.datetimes) {
-      const v = get(column);
-      if (v && !isDateTime(v)) add('date', fileName, 'must be an ISO 8601 UTC date-time like 2024-01-15T10:30:00.000Z', at(column));
-    }
-    for (const column of spec.years) {
-      const v = get(column);
-      if (v && !YEAR.test(v)) add('date', fileName, 'must be the four-digit year in which the school year ends', at(column));
-    }
-
-    const id = get('sourcedId');
-    if (id) {
-      const first = ids.get(id);
-      if (first !== undefined) add('duplicate', fileName, `the same sourcedId as row ${first}`, at('sourcedId'));
-      else ids.set(id, i + 2);
-    }
-
-    // Reference §4.3: bulk leaves both blank, delta fills both on every row.
-    for (const column of ['status', 'dateLastModified']) {
-      const v = get(column);
-      if (v === undefined) continue;
-      if (mode === 'bulk' && v !== '') add('bulk_delta', fileName, 'must be blank in a bulk file', at(column));
-      if (mode === 'delta' && v === '') add('bulk_delta', fileName, 'must be set on every row of a delta file', at(column));
-    }
-  });
-  return { spec, fileName, mode, header, rows, index, ids: new Set(ids.keys()) };
-}
-
-/** Reports missing, unknown, repeated or misordered columns; returns where each known column is. */
-function checkHeader(fileName: string, spec: OneRosterFileSpec, header: readonly string[], problems: ProblemList): Map<string, number> {
-  const index = indexHeader(fileName, header, spec.headers, `${spec.name}.csv`, `the file has no header row; expected ${spec.headers.join(',')}`, problems);
-  if (!index) return new Map();
-  for (const name of spec.headers) {
-    if (!index.has(name)) problems.add('header', fileName, 'the column is missing (every column must be present, even when blank)', { row: 1, column: name });
+  notUtf8(name: string): void {
+    this.invalidUtf8.add(name);
   }
-  const inOrder = spec.headers.every((name, i) => header[i] === name) && header.length === spec.headers.length;
-  if (!inOrder && index.size === spec.headers.length && header.length === spec.headers.length) {
-    problems.add('header', fileName, `the columns are not in spec order: ${spec.headers.join(',')}`, { row: 1 });
+
+  /** Data files, each after the files it refers to (the spec's references form no cycle but a file's references to itself). */
+  order(): string[] {
+    const order: string[] = [];
+    const placed = new Set<OneRosterFileName>();
+    const place = (name: OneRosterFileName) => {
+      if (placed.has(name)) return;
+      placed.add(name);
+      for (const fk of ONEROSTER_SPECS.get(name)!.foreignKeys) if (fk.target !== name && this.data.has(fk.target)) place(fk.target);
+      order.push(this.data.get(name)!);
+    };
+    for (const name of this.data.keys()) place(name);
+    return order;
   }
-  return index;
-}
 
-/** Bulk files only: a delta may point at records the receiver already holds from an earlier bulk load. */
-function checkForeignKeys(checked: readonly CheckedFile[], problems: ProblemList): void {
-  const byName = new Map(checked.map((c) => [c.spec.name, c]));
-  for (const file of checked) {
-    if (file.mode !== 'bulk') continue;
-    for (const fk of file.spec.foreignKeys) {
-      const col = file.index.get(fk.column);
-      if (col === undefined) continue;
-      const target = byName.get(fk.target);
-      const multi = file.spec.multiValued.includes(fk.column);
-      if (target && target.mode !== 'bulk') continue;
-      let targetMissingReported = false;
-      file.rows.forEach((row, i) => {
-        const v = row[col] ?? '';
-        if (v === '') return;
-        const where = { row: i + 2, column: fk.column };
-        if (!target) {
-          if (!targetMissingReported) problems.add('foreign_key', file.fileName, `refers to ${fk.target}.csv, which is not in the bundle`, where);
-          targetMissingReported = true;
-          return;
-        }
-        const items = multi ? v.split(',') : [v];
-        if (items.some((item) => item !== item.trim())) {
-          problems.add('foreign_key', file.fileName, 'a list item has spaces around it; separate sourcedIds with commas only', where);
-        } else if (items.some((item) => !target.ids.has(item))) {
-          const what = multi ? 'an item refers' : 'refers';
-          problems.add('foreign_key', file.fileName, `${what} to a sourcedId that is not in ${fk.target}.csv`, where);
-        }
-      });
-    }
+  /** Names in the bundle that are neither the manifest nor a data file (folders aside). */
+  unread(): string[] {
+    const data = new Set(this.data.values());
+    return this.names.filter((n) => n !== MANIFEST_FILE && !data.has(n) && !n.endsWith('/'));
   }
-}
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** Bytes → text for the checks, keeping a BOM so that it is reported; invalid UTF-8 is a problem, not an exception. */
-export function decodeCsvBytes(fileName: string, bytes: Uint8Array, problems: ProblemList): string {
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    problems.add('csv', fileName, 'the file is not valid UTF-8');
-    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+  /** Starts checking one data file; push its text, then end(). */
+  file(fileName: string): { push(text: string): void; end(): void } {
+    const spec = specForFile(fileName)!;
+    const mode = this.modeOf(spec.name);
+    const targetOf = this.opts.partial ? undefined : (fk: ForeignKey) => this.targetOf(spec.name, mode, fk);
+    const check = new DataFileCheck(fileName, spec, mode, this.max, targetOf);
+    const bom = 'the file starts with a byte order mark (BOM); OneRoster files must not (it corrupts the first header)';
+    const reader = new TableReader(fileName, bom, this.max, check);
+    this.checks.set(spec.name, { check, reader });
+    return {
+      push: (text) => reader.push(text),
+      end: () => {
+        reader.end();
+        if (!this.referenced.has(spec.name)) check.ids.release();
+      },
+    };
   }
-}
 
-/** Reads a OneRoster zip (yauzl) and checks it as a bundle. A file that is not a readable zip throws FerryError 'format'. */
-export async function validateOneRosterZip(path: string, opts: ValidateOptions = {}): Promise<ValidationResult> {
-  const entries = await readZipEntries(path);
-  const problems = new ProblemList(opts.maxProblems ?? 1000);
-  const files = new Map<string, string>();
-  for (const [name, bytes] of entries) files.set(name, decodeCsvBytes(name, bytes, problems));
-  return resultOf(problems, checkBundleInto(files, opts, problems));
+  finish(): ValidationResult {
+    const problems = new ProblemList(this.max);
+    for (const name of this.names) if (this.invalidUtf8.has(name)) problems.add('csv', name, 'the file is not valid UTF-8');
+    problems.absorb(this.head);
+    const inOrder = [...this.data.keys()].map((name) => this.checks.get(name)!);
+    for (const { reader } of inOrder) reader.drainInto(problems);
+    for (const { check } of inOrder) check.drainRefsInto(problems);
+    return resultOf(
+      problems,
+      inOrder.map(({ check, reader }) => ({ name: check.fileName, rows: reader.rows, mode: check.mode })),
+    );
+  }
+
+  private modeOf(name: OneRosterFileName): 'bulk' | 'delta' {
+    return this.modes.get(name) ?? this.opts.mode ?? 'bulk';
+  }
+
+  /** Bulk files only: a delta may point at records the receiver already holds from an earlier bulk load. */
+  private targetOf(name: OneRosterFileName, mode: 'bulk' | 'delta', fk: ForeignKey): RefTarget | undefined {
+    if (mode !== 'bulk') return undefined;
+    if (!this.data.has(fk.target)) return 'missing';
+    if (this.modeOf(fk.target) !== 'bulk') return undefined;
+    if (fk.target === name) return 'self';
+    return this.checks.get(fk.target)!.check.ids;
+  }
 }

@@ -98,9 +98,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   const once = async (req: HttpRequest, path: string): Promise<HttpResponse | HttpFailure> => {
     const release = await limit.acquire(req.signal);
+    // One controller per request, tied to the run's signal by a listener removed when the request ends: a run pages
+    // through thousands of requests on one signal, and AbortSignal.any would leave a listener on it for each.
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), opts.timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, deadline.signal]) : deadline.signal;
+    const stop = () => deadline.abort(req.signal!.reason);
+    req.signal?.addEventListener('abort', stop, { once: true });
+    if (req.signal?.aborted) stop();
+    const signal = deadline.signal;
     try {
       const res = await instance.request<string>({
         method: req.method,
@@ -130,6 +135,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       return new HttpFailure(req.method, path, typeof code === 'string' ? code : 'ERR_NETWORK');
     } finally {
       clearTimeout(timer);
+      req.signal?.removeEventListener('abort', stop);
       release();
     }
   };

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import crypto from 'node:crypto';
 import { FerryError } from '../../src/core/errors.js';
 
@@ -55,6 +56,9 @@ const fingerprint = (record: unknown): string => crypto.createHash('sha1').updat
 export async function* readPages(opts: PagingOptions): AsyncGenerator<readonly unknown[]> {
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  // Every request in flight or waiting for the connection limit listens on this signal until it ends: more than
+  // Node's default of 10 is normal here, not a leak, and its warning would print outside the JSON log stream.
+  setMaxListeners(0, signal);
   const extra = opts.extraPages ?? 3;
   let total = opts.total;
   let size = opts.pageSize;

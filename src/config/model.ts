@@ -10,6 +10,8 @@ export interface ColumnDef {
   readonly path?: string | undefined;
   /** API sources: may be empty in every row; a column that is not optional and empty in every row fails the run. */
   readonly optional?: boolean | undefined;
+  /** The data element the column carries (an NDPA Schedule of Data tag, see src/governance/elements.ts). */
+  readonly element?: string | undefined;
 }
 
 export interface Extract {
@@ -19,6 +21,8 @@ export interface Extract {
   readonly filters: readonly StandardFilter[];
   readonly params: Readonly<Record<string, ParamDecl>>;
   readonly columns: readonly ColumnDef[];
+  /** The column naming the person in each row (delivery digests, `ferry trace`). */
+  readonly personKey?: string | undefined;
   /** SQL for database sources ('' for API sources). */
   readonly sql: string;
   /** API sources: what to fetch (the `request:` block, checked by the connector's schema). */

@@ -392,6 +392,8 @@ export const extractFileSchema = z.strictObject({
     .default({}),
   /** API sources: what to fetch; checked by the connector's own schema. */
   request: z.record(z.string(), z.unknown()).optional(),
+  /** The column that identifies the person in each row (a student or staff id): what delivery digests and `ferry trace` key on. */
+  personKey: z.string().min(1).optional(),
   columns: z
     .array(
       z.strictObject({
@@ -401,6 +403,8 @@ export const extractFileSchema = z.strictObject({
         path: z.string().min(1).optional(),
         /** API extracts: the column may be empty in every row (otherwise that fails the run as a path matching nothing). */
         optional: z.boolean().optional(),
+        /** The data element it carries, from the NDPA Schedule of Data (src/governance/elements.ts). */
+        element: z.string().min(1).optional(),
       }),
     )
     .min(1, 'must declare at least one output column'),

@@ -11,6 +11,7 @@ import { DEFAULT_HELD_DAYS, type FerryConfig, type Integration } from '../config
 import { blackoutNow } from '../config/blackouts.js';
 import { resolveIntegrationParams, type ResolvedParams } from '../config/params.js';
 import { createDestination } from '../delivery/create-destination.js';
+import { holdReason } from '../governance/holds.js';
 import { recordDriverText } from '../logging/driver-debug.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import { executeRun, type RunResult } from '../pipeline/execute-run.js';
@@ -269,7 +270,10 @@ export function createRuns(deps: RunsDeps): Runs {
     } catch (err) {
       failure = toFerryError(err);
     }
-    if (!failure) {
+    // A scheduled run (or its retry) that governance holds does no work: recorded held, with the reason.
+    const governance = !failure && claimed.trigger !== 'manual' && !claimed.dryRun ? holdReason(integration, config(), claimed.slotAt) : null;
+    if (governance) logger.warn('run held by governance', { reason: governance });
+    if (!failure && !governance) {
       let release: (() => void) | undefined;
       try {
         const tw = performance.now();
@@ -326,7 +330,7 @@ export function createRuns(deps: RunsDeps): Runs {
         release?.();
       }
     }
-    const report = await finish(integration, claimed, result, failure, logger);
+    const report = await finish(integration, claimed, result, failure, logger, governance);
     const totalMs = performance.now() - t0;
     return { ...report, timings: { totalMs, waitMs, executeMs, overheadMs: totalMs - waitMs - executeMs } };
   }
@@ -349,7 +353,7 @@ export function createRuns(deps: RunsDeps): Runs {
     }
   }
 
-  async function finish(integration: Integration, claimed: RunRecord, result: RunResult | undefined, failure: FerryError | undefined, logger: Logger): Promise<RunOutcomeReport> {
+  async function finish(integration: Integration, claimed: RunRecord, result: RunResult | undefined, failure: FerryError | undefined, logger: Logger, governance: string | null = null): Promise<RunOutcomeReport> {
     const runId = claimed.id;
     const spoolPath = result?.spoolPath ?? null;
     try {
@@ -399,6 +403,8 @@ export function createRuns(deps: RunsDeps): Runs {
           logger.warn('driver debug log not written', { error: oneLine(err) });
         }
         outcome = { status, errorKind: failure.kind, error: failure.message, rows: failure.counts?.rows, expected: failure.counts?.expected };
+      } else if (governance) {
+        outcome = { status: 'held', holdReason: governance };
       } else if (result!.held) {
         const h = result!.held;
         logger.warn('delivery held', { rows: h.rows, previousRows: h.previousRows, direction: h.direction, change: Number(h.change.toFixed(4)), limit: h.limit, previousRunId: h.previousRunId });

@@ -1,0 +1,20 @@
+import type { FerryConfig, Integration } from '../config/model.js';
+
+/**
+ * Governance holds: reasons a scheduled run must not send anything today even though nothing is wrong with the data
+ * (its agreement has expired, its yearly review is overdue and the center holds overdue integrations). Each check is a
+ * function here; the run lifecycle asks `holdReason` before a scheduled run or a retry does any work, and records the
+ * run `held` with the sentence. Manual runs are refused by the CLI instead, unless forced with a reason.
+ */
+export type HoldCheck = (integration: Integration, config: FerryConfig, at: Date) => string | null;
+
+const CHECKS: HoldCheck[] = [];
+
+/** The first governance reason to hold this integration's run for the slot `at`, or null. */
+export function holdReason(integration: Integration, config: FerryConfig, at: Date): string | null {
+  for (const check of CHECKS) {
+    const reason = check(integration, config, at);
+    if (reason) return reason;
+  }
+  return null;
+}

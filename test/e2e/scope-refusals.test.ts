@@ -236,7 +236,9 @@ describe('who did it is who did it (spawned CLI)', () => {
   const lastBy = async (env: NodeJS.ProcessEnv): Promise<string> => {
     const r = await ferry(['run', 'hilltop-clever-students', '--dry-run', ...c()], { env });
     expect(r.code, r.stderr).toBe(0);
-    return (JSON.parse((await ferry(['history', 'hilltop-clever-students', '--json', '-n', '1', ...c()])).stdout) as Run[])[0]!.requestedBy;
+    const h = await ferry(['history', 'hilltop-clever-students', '--json', '-n', '1', ...c()]);
+    expect(h.code, `ferry history: ${h.stderr}`).toBe(0);
+    return (JSON.parse(h.stdout) as Run[])[0]!.requestedBy;
   };
 
   beforeAll(async () => {

@@ -90,7 +90,7 @@ export async function reviewsDue(
     const deliveredAt = lastDelivery?.deliveredAt ?? lastDelivery?.finishedAt;
     out.push({ integration, date, basis, state, days, lastReview: last, lastDelivery, deliveredRecently: deliveredAt !== undefined && deliveredAt !== null && deliveredAt.getTime() >= since });
   }
-  return out.sort((a, b) => (a.date ?? '9999') .localeCompare(b.date ?? '9999') || a.integration.id.localeCompare(b.integration.id));
+  return out.sort((a, b) => (a.date ?? '9999').localeCompare(b.date ?? '9999') || a.integration.id.localeCompare(b.integration.id));
 }
 
 export interface OverdueReview {

@@ -10,13 +10,15 @@ import { DIGEST_PERIOD_MS, digestMails, nextDigestAt } from './digest.js';
 import { sendMails } from './email.js';
 import { runAlert, storeRecoveredAlert, storeUnreachableAlert, type Alert } from './messages.js';
 import { postWebhook } from './webhook.js';
+import { overdueReviews } from '../governance/reviews.js';
+import type { ReviewRecord } from '../store/run-store.js';
 
 export interface AlerterDeps {
   /** The configuration in force, read at each event and send: a reload changes recipients and channels at once. */
   config: () => FerryConfig;
   bus: EventBus;
-  /** Read only: the digest's runs, and whether a failed run has a retry queued. */
-  store: Pick<RunStore, 'runsFinishedBetween' | 'runsWithStatus' | 'claimOnce'>;
+  /** Read only: the digest's runs and overdue reviews, and whether a failed run has a retry queued. */
+  store: Pick<RunStore, 'runsFinishedBetween' | 'runsWithStatus' | 'claimOnce' | 'latestReviews'>;
   logger: Logger;
   clock: Clock;
   /** Named in the store alerts; defaults to this machine's host name. */
@@ -151,20 +153,21 @@ export function createAlerter(deps: AlerterDeps): Alerter {
         const email = alerts?.email;
         if (!alerts || !email) return;
         let runs;
+        let reviews: Map<string, ReviewRecord>;
         try {
           // Several daemons share the store and the config: the first to claim this digest sends it.
           if (!(await store.claimOnce('digest', end, `${os.hostname()}:${process.pid}`))) {
             logger.info('digest left to another daemon', { end: end.toISOString() });
             return;
           }
-          runs = await store.runsFinishedBetween(new Date(end.getTime() - DIGEST_PERIOD_MS), end);
+          [runs, reviews] = await Promise.all([store.runsFinishedBetween(new Date(end.getTime() - DIGEST_PERIOD_MS), end), store.latestReviews()]);
         } catch (err) {
           logger.warn('digest not sent: the run store cannot be read', { end: end.toISOString(), error: (err as Error).message });
           return;
         }
         const timezone = alerts.digest === false ? 'UTC' : alerts.digest.timezone;
         try {
-          const mails = digestMails({ config: cfg, runs, end, timezone }, email.to);
+          const mails = digestMails({ config: cfg, runs, end, timezone, overdueReviews: overdueReviews(cfg, reviews, end) }, email.to);
           const sent = await sendMails(email, mails, { configDir: cfg.dir, logger });
           logger.info('digest sent', { end: end.toISOString(), runs: runs.length, messages: sent, of: mails.length });
         } catch (err) {

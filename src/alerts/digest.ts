@@ -1,4 +1,5 @@
 import type { FerryConfig } from '../config/model.js';
+import type { OverdueReview } from '../governance/reviews.js';
 import { compileSchedule, nextSlots } from '../scheduler/slots.js';
 import type { RunRecord, RunStatus } from '../store/run-record.js';
 import type { AlertMail } from './batch.js';
@@ -22,6 +23,8 @@ export interface DigestInput {
   runs: readonly RunRecord[];
   end: Date;
   timezone: string;
+  /** Integrations whose yearly review is overdue at `end` (governance/reviews.ts): named every day until reviewed. */
+  overdueReviews?: readonly OverdueReview[];
 }
 
 /**
@@ -31,6 +34,7 @@ export interface DigestInput {
  */
 export function digestMails(input: DigestInput, always: readonly string[]): AlertMail[] {
   const { config, runs, end, timezone } = input;
+  const overdue = input.overdueReviews ?? [];
   const byDistrict = new Map<string, RunRecord[]>();
   for (const id of config.districts.keys()) byDistrict.set(id, []);
   for (const run of runs) {
@@ -43,41 +47,54 @@ export function digestMails(input: DigestInput, always: readonly string[]): Aler
   const mails: AlertMail[] = [];
   const sections: string[] = [];
   const quiet: string[] = [];
+  for (const id of new Set(overdue.map((o) => o.districtId))) if (!byDistrict.has(id)) byDistrict.set(id, []);
+  let active = 0;
   for (const [districtId, list] of byDistrict) {
-    if (list.length === 0) {
+    const reviews = overdue.filter((o) => o.districtId === districtId);
+    if (list.length === 0 && reviews.length === 0) {
       // Only districts that have integrations are worth naming as quiet.
       if ([...config.integrations.values()].some((i) => i.district.id === districtId)) quiet.push(`${districtName(config, districtId)} (${districtId})`);
       continue;
     }
     const name = districtName(config, districtId);
-    const section = districtSection(name, districtId, list, period, config);
+    if (list.length > 0) active++;
+    const section = districtSection(name, districtId, list, period, config, reviews);
     sections.push(section);
     const to = recipientsOf([config.districts.get(districtId)?.contact]);
-    if (to.length > 0) mails.push({ to, subject: `[Ferry] digest ${day}, ${name}: ${summary(list)}`, text: `${section}\n\n${FOOTER}` });
+    if (to.length > 0) mails.push({ to, subject: `[Ferry] digest ${day}, ${name}: ${summary(list)}${reviewsSummary(reviews)}`, text: `${section}\n\n${FOOTER}` });
   }
   const desk = recipientsOf(always);
   if (desk.length > 0) {
-    const head = `Ferry's digest for ${period}: ${summary(runs)} across ${sections.length} district${sections.length === 1 ? '' : 's'}.`;
+    const head = `Ferry's digest for ${period}: ${summary(runs)} across ${active} district${active === 1 ? '' : 's'}${reviewsSummary(overdue)}.`;
     const tail = quiet.length > 0 ? [`No runs finished for ${quiet.join(', ')}.`] : [];
     const text = [head, ...sections, ...tail, FOOTER].join('\n\n');
-    const districts = sections.length === 1 ? '1 district' : `${sections.length} districts`;
-    mails.push({ to: desk, subject: `[Ferry] digest ${day}: ${summary(runs)} in ${districts}`, text });
+    const districts = active === 1 ? '1 district' : `${active} districts`;
+    mails.push({ to: desk, subject: `[Ferry] digest ${day}: ${summary(runs)} in ${districts}${reviewsSummary(overdue)}`, text });
   }
   return mails;
 }
 
 const FOOTER = 'Ferry sends this digest once a day. `ferry history` lists every run; `ferry logs <run-id>` shows one.\n';
 
-function districtSection(name: string, districtId: string, runs: readonly RunRecord[], period: string, config: FerryConfig): string {
-  const lines = [`${name} (${districtId}): ${runs.length} run${runs.length === 1 ? '' : 's'} finished in ${period}.`, `By status: ${counts(runs)}.`];
+function districtSection(name: string, districtId: string, runs: readonly RunRecord[], period: string, config: FerryConfig, reviews: readonly OverdueReview[]): string {
+  const lines = runs.length === 0 ? [`${name} (${districtId}): no runs finished in ${period}.`] : [`${name} (${districtId}): ${runs.length} run${runs.length === 1 ? '' : 's'} finished in ${period}.`, `By status: ${counts(runs)}.`];
   const attention = runs.filter((r) => ATTENTION.has(r.status));
-  if (attention.length === 0) {
+  if (attention.length === 0 && reviews.length === 0) {
     lines.push('Nothing needs attention.');
-  } else {
+  } else if (attention.length > 0) {
     lines.push('Needing attention:');
     for (const run of attention) lines.push(`  ${attentionLine(run, config)}`);
   }
+  if (reviews.length > 0) {
+    lines.push('Yearly reviews overdue (is each still needed? `ferry review due` lists their last deliveries):');
+    for (const r of reviews) lines.push(`  ${r.integrationId} (${r.vendor}): review was due ${r.dueOn}; once reviewed with the district: ferry review confirm ${r.integrationId} --note "…"`);
+  }
   return lines.join('\n');
+}
+
+/** ", 2 reviews overdue", or nothing. */
+function reviewsSummary(reviews: readonly OverdueReview[]): string {
+  return reviews.length === 0 ? '' : `, ${reviews.length} review${reviews.length === 1 ? '' : 's'} overdue`;
 }
 
 function attentionLine(run: RunRecord, config: FerryConfig): string {

@@ -7,6 +7,7 @@ import { cmdList, cmdNext, cmdReload, cmdShow, cmdValidate } from './commands/co
 import { cmdFields } from './commands/fields-commands.js';
 import { cmdHistory, cmdLogs } from './commands/history-commands.js';
 import { cmdRelease } from './commands/release-commands.js';
+import { cmdReviewConfirm, cmdReviewDue, DEFAULT_REVIEW_WINDOW_DAYS } from './commands/review-commands.js';
 import { cmdPreview, cmdRun } from './commands/run-commands.js';
 import { cmdCheckFile } from './commands/check-file.js';
 import { cmdTestConnection } from './commands/source-commands.js';
@@ -111,6 +112,24 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .requiredOption('-r, --reason <text>', 'why it is disabled')
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdSetEnabled(id, false, { ...g(cmd), ...o }, io);
+    });
+  const review = program.command('review').description("the yearly review of each integration with its district (the summer clean-up)");
+  review
+    .command('due')
+    .description('integrations whose review is overdue or due soon, with their last delivery')
+    .option('-d, --district <id>', 'one district only')
+    .option('--days <n>', 'also list reviews due within this many days, and say whether anything was delivered in as many days', positiveInt, DEFAULT_REVIEW_WINDOW_DAYS)
+    .option('--json', 'JSON output')
+    .action(async (o, cmd: Command) => {
+      code = await cmdReviewDue({ ...g(cmd), ...o }, io);
+    });
+  review
+    .command('confirm <id>')
+    .description('record that the integration was reviewed with its district and is still needed (recorded with who)')
+    .requiredOption('--note <text>', 'what was agreed with the district')
+    .option('--ticket <ticket>', 'the ticket the review is filed under')
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdReviewConfirm(id, { ...g(cmd), ...o }, io);
     });
   program
     .command('next <id>')

@@ -138,6 +138,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date(), opts: L
     scheduler: Object.freeze({ ...main.scheduler }),
     http: main.http === false ? null : Object.freeze({ ...main.http }),
     alerts: main.alerts ? Object.freeze(main.alerts) : null,
+    governance: Object.freeze({ ...main.governance }),
     shutdownGraceSeconds: main.shutdownGraceSeconds,
     logLevel: main.logLevel,
     debugLog: main.debugLog,

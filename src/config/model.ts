@@ -1,4 +1,7 @@
-import type { AlertsConfig, ColumnType, DestinationConfig, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
+import type { AlertsConfig, ColumnType, DestinationConfig, FerryFile, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
+
+/** ferry.yaml `governance:` (center-wide). */
+export type GovernanceSettings = Readonly<FerryFile['governance']>;
 
 /** The resolved, frozen configuration. Only the loader builds these; the rest of Ferry trusts them. */
 
@@ -59,6 +62,10 @@ export interface Inventory {
   readonly purpose: string;
   readonly ticket?: string | undefined;
   readonly startDate?: string | undefined;
+  /** Months between yearly reviews (default 12, see governance/reviews.ts). */
+  readonly reviewEveryMonths?: number | undefined;
+  /** The first review date when none is recorded yet (default: reviewEveryMonths after startDate). */
+  readonly nextReview?: string | undefined;
   readonly notes?: string | undefined;
 }
 
@@ -163,6 +170,7 @@ export interface FerryConfig {
   readonly scheduler: { readonly leaseSeconds: number; readonly heartbeatSeconds: number; readonly pollSeconds: number; readonly misfireWindowHours: number };
   readonly http: { readonly host: string; readonly port: number } | null;
   readonly alerts: AlertsConfig | null;
+  readonly governance: GovernanceSettings;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Drivers' raw error text to <logDir>/driver-debug.log (see logging/driver-debug.ts). */

@@ -25,6 +25,7 @@ const RULES: Rules = {
   scheduler: { leaseSeconds: 'restart', heartbeatSeconds: 'restart', pollSeconds: 'restart', misfireWindowHours: 'restart' },
   http: { host: 'restart', port: 'restart' },
   alerts: 'live',
+  governance: 'live', // the hold check reads it at each scheduled run
   shutdownGraceSeconds: 'live',
   logLevel: 'live',
   debugLog: 'live',

@@ -227,6 +227,13 @@ export const ferryFileSchema = z.strictObject({
     .union([z.literal(false), z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9750) })])
     .default({ host: '127.0.0.1', port: 9750 }),
   alerts: alertsSchema.optional(),
+  /** Center-wide governance settings. */
+  governance: z
+    .strictObject({
+      /** Hold scheduled runs of integrations whose yearly review is overdue (README "Yearly review"). */
+      holdOverdueReviews: z.boolean().default(false),
+    })
+    .default({ holdOverdueReviews: false }),
   shutdownGraceSeconds: z.number().int().min(0).default(30),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** Keep drivers' own error text (which may quote student data) in <dataDir>/logs/driver-debug.log (0600); off by default. */
@@ -352,6 +359,10 @@ export const integrationSchema = z.strictObject({
     purpose: z.string().min(1),
     ticket: z.union([z.string(), z.number()]).transform(String).optional(),
     startDate: z.iso.date('must be a date like 2026-09-01').optional(),
+    /** The yearly review (`ferry review due`): every this many months after the start date or the last review. */
+    reviewEveryMonths: z.number().int('must be a whole number of months').min(1, 'must be 1 to 36 months').max(36, 'must be 1 to 36 months').optional(),
+    /** An explicit first review date, before any review is recorded (default: reviewEveryMonths after startDate). */
+    nextReview: z.iso.date('must be a date like 2027-06-30').optional(),
     notes: z.string().optional(),
   }),
 });

@@ -271,7 +271,15 @@ export function createRuns(deps: RunsDeps): Runs {
       failure = toFerryError(err);
     }
     // A scheduled run (or its retry) that governance holds does no work: recorded held, with the reason.
-    const governance = !failure && claimed.trigger !== 'manual' && !claimed.dryRun ? holdReason(integration, config(), claimed.slotAt) : null;
+    let governance: string | null = null;
+    if (!failure && claimed.trigger !== 'manual' && !claimed.dryRun) {
+      try {
+        // Checks may read the store (a recorded review), so the read is kept up like the run's other store reads.
+        governance = await persist(runId, 'the governance hold check', logger, () => holdReason(integration, config(), claimed.slotAt, store));
+      } catch (err) {
+        failure = err instanceof LeaseLapsed ? new FerryError('aborted', `integration ${integration.id}: ${err.message}; nothing was delivered`, { integration: integration.id, cause: err }) : toFerryError(err);
+      }
+    }
     if (governance) logger.warn('run held by governance', { reason: governance });
     if (!failure && !governance) {
       let release: (() => void) | undefined;

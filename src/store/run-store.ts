@@ -9,9 +9,11 @@ import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import { scrubSecrets } from '../config/secrets.js';
 import { knexLog } from './knex-log.js';
+import { reviewQueries, type ReviewQueries } from './review-records.js';
 import { rowToRun, type RunFileInfo, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
 
 export type { RunFileInfo, RunRecord, RunStatus, RunTrigger } from './run-record.js';
+export type { NewReview, ReviewRecord } from './review-records.js';
 
 export type StoreTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
@@ -95,7 +97,8 @@ export interface IntegrationState {
   changedAt: Date;
 }
 
-export interface RunStore {
+/** Yearly reviews (recordReview, latestReviews) live in review-records.ts; the store carries them. */
+export interface RunStore extends ReviewQueries {
   /** The store's clock: daemons on several hosts agree on it whatever their own clocks say. */
   dbNow(): Promise<Date>;
   claimRun(input: ClaimInput): Promise<ClaimResult>;
@@ -608,5 +611,6 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
     async close() {
       await knex.destroy();
     },
+    ...reviewQueries(knex, clock),
   };
 }

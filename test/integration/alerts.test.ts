@@ -162,7 +162,7 @@ class Capture extends TransportStream {
 
 // ---------- config: three districts, one integration each ----------
 
-const integration = (id: string, districtId: string, vendor: string) => ({
+const withInventory = (id: string, districtId: string, vendor: string, inventory: Record<string, unknown> = {}) => ({
   id,
   extract: 'clever-students',
   source: 'demo-sis',
@@ -170,11 +170,15 @@ const integration = (id: string, districtId: string, vendor: string) => ({
   remotePath: `{district}/${id}.csv`,
   schedule: { cron: '0 2 * * *', timezone: 'America/New_York' },
   params: { districtId, asOf: '2026-11-23', schoolYear: 2027, grades: 'K-5' },
-  inventory: { vendor, contact: 'SIS Admin', purpose: 'Rostering' },
+  inventory: { vendor, contact: 'SIS Admin', purpose: 'Rostering', ...inventory },
 });
 
-/** `alerts: null` leaves them out (off); `lakesideContact` is how a test changes a district's contact. */
-async function writeConfig(alerts: Record<string, unknown> | null, opts: { lakesideContact?: string } = {}): Promise<FerryConfig> {
+/**
+ * `alerts: null` leaves them out (off); `lakesideContact` is how a test changes a district's contact; `inventory` adds
+ * inventory fields (start dates, review dates) by integration id.
+ */
+async function writeConfig(alerts: Record<string, unknown> | null, opts: { lakesideContact?: string; inventory?: Record<string, Record<string, unknown>> } = {}): Promise<FerryConfig> {
+  const integration = (id: string, districtId: string, vendor: string) => withInventory(id, districtId, vendor, opts.inventory?.[id]);
   const demo = await makeDemoConfigDir({ extraFerry: alerts ? { alerts } : {} });
   const write = (file: string, district: Record<string, unknown>, integrations: unknown[]) =>
     fs.writeFileSync(path.join(demo.dir, 'integrations', file), YAML.stringify({ district, integrations }));
@@ -247,8 +251,8 @@ describe('alerts', () => {
     expect(capture.text).not.toContain('[redacted]');
   });
 
-  async function start(alerts: Record<string, unknown> | null): Promise<FerryConfig> {
-    current = await writeConfig(alerts);
+  async function start(alerts: Record<string, unknown> | null, opts: Parameters<typeof writeConfig>[1] = {}): Promise<FerryConfig> {
+    current = await writeConfig(alerts, opts);
     const logger = createLogger({ level: 'debug', transports: [capture] });
     alerter = createAlerter({ config: () => current, bus, store, logger, clock, host: 'ferry-1' });
     alerter.start();
@@ -653,6 +657,51 @@ describe('alerts', () => {
       ]);
       // The next one: 07:00 New York the day after.
       expect(alerter!.nextDigestAt()).toEqual(new Date('2026-11-24T12:00:00.000Z'));
+    });
+
+    it('names overdue yearly reviews every day until they are confirmed, even for a district with no runs', async () => {
+      await start(alertsConfig(receiver, sink), {
+        inventory: {
+          'hilltop-lunch': { startDate: '2025-10-01' }, // due 2026-10-01: overdue
+          'hilltop-clever-students': { startDate: '2025-01-15' }, // due 2026-01-15, but reviewed since
+          'lakeside-clever-students': { nextReview: '2026-11-01' }, // overdue, and Lakeside had no runs
+          'riverbend-clever-students': { nextReview: '2026-11-23' }, // due today: not overdue yet
+        },
+      });
+      await store.recordReview({ integrationId: 'hilltop-clever-students', districtId: 'hilltop-csd', reviewedBy: 'alice', note: 'still needed', ticket: null, nextReview: '2027-03-01' });
+      const runs = await recordDay();
+      await alerter!.sendDigest(END);
+
+      const toHilltop = sink.mails.find((m) => m.to.includes('tech@hilltop.example.org'))!;
+      expect(toHilltop.subject).toBe('[Ferry] digest 2026-11-23, Hilltop Central School District: 3 runs, 1 failed, 1 held, 1 review overdue');
+      expect(toHilltop.text).toContain(`run ${runs.held!.id} hilltop-lunch held`);
+      expect(toHilltop.text).toContain('Yearly reviews overdue (is each still needed? `ferry review due` lists their last deliveries):\n  hilltop-lunch (MealTime): review was due 2026-10-01; once reviewed with the district: ferry review confirm hilltop-lunch --note "…"');
+      expect(toHilltop.text).not.toContain('ferry review confirm hilltop-clever-students');
+
+      // Lakeside finished no runs, but its overdue review is news for its contact.
+      const toLakeside = sink.mails.find((m) => m.to.includes('it@lakeside.example.org'))!;
+      expect(toLakeside.subject).toBe('[Ferry] digest 2026-11-23, Lakeside Central School District: 0 runs, 1 review overdue');
+      expect(toLakeside.text).toContain('Lakeside Central School District (lakeside-csd): no runs finished in the 24 hours before 2026-11-23 07:00 America/New_York.');
+      expect(toLakeside.text).toContain('lakeside-clever-students (Clever): review was due 2026-11-01');
+      expect(toLakeside.text).not.toContain('Nothing needs attention');
+
+      const desk = sink.mails.find((m) => m.to.includes('servicedesk@esc.example.org'))!;
+      expect(desk.subject).toBe('[Ferry] digest 2026-11-23: 5 runs, 1 failed, 1 held, 1 missed in 2 districts, 2 reviews overdue');
+      expect(desk.text).toContain("Ferry's digest for the 24 hours before 2026-11-23 07:00 America/New_York: 5 runs, 1 failed, 1 held, 1 missed across 2 districts, 2 reviews overdue.");
+      expect(desk.text).not.toContain('riverbend-clever-students (Clever): review was due');
+      expect(desk.text).not.toContain('No runs finished for Lakeside');
+      expect(sink.mails).toHaveLength(3);
+
+      // Confirmed the next morning: the review drops out of the next digest.
+      await store.recordReview({ integrationId: 'hilltop-lunch', districtId: 'hilltop-csd', reviewedBy: 'bob', note: 'still needed', ticket: null, nextReview: '2027-11-23' });
+      sink.mails.length = 0;
+      await alerter!.sendDigest(new Date(END.getTime() + 24 * 60 * 60 * 1000));
+      const next = sink.mails.find((m) => m.to.includes('servicedesk@esc.example.org'))!;
+      // Riverbend's review, due yesterday, is overdue today.
+      expect(next.subject).toBe('[Ferry] digest 2026-11-24: 1 run, 1 failed in 1 district, 2 reviews overdue');
+      expect(next.text).not.toContain('ferry review confirm hilltop-lunch');
+      expect(next.text).toContain('lakeside-clever-students (Clever): review was due 2026-11-01');
+      expect(next.text).toContain('riverbend-clever-students (Clever): review was due 2026-11-23');
     });
 
     it('is off with `digest: false`, and a store that cannot be read is logged, not thrown', async () => {

@@ -354,6 +354,22 @@ describe.each([
     expect(runs).toHaveLength(10);
     expect(runs.filter((r) => r.status === 'running').map((r) => r.id)).toEqual([winner.id]);
   });
+
+  it('keeps every yearly review; the latest of each integration is its state', async () => {
+    const review = (integrationId: string, nextReview: string, reviewedBy: string) =>
+      store.recordReview({ integrationId, districtId: 'hilltop-csd', reviewedBy, note: `reviewed by ${reviewedBy}`, ticket: null, nextReview });
+    const first = await review('hilltop-clever-students', '2027-11-23', 'alice');
+    expect(first).toMatchObject({ reviewedAt: T0, reviewedBy: 'alice', note: 'reviewed by alice', ticket: null, nextReview: '2027-11-23' });
+    clock.advance(60_000);
+    await review('hilltop-lunch', '2027-06-30', 'bob');
+    const second = await store.recordReview({ integrationId: 'hilltop-clever-students', districtId: 'hilltop-csd', reviewedBy: 'carol', note: 'moved to OneRoster', ticket: 'T-9', nextReview: '2027-11-24' });
+    const latest = await store.latestReviews();
+    expect([...latest.keys()].sort()).toEqual(['hilltop-clever-students', 'hilltop-lunch']);
+    expect(latest.get('hilltop-clever-students')).toEqual(second);
+    expect(second).toMatchObject({ reviewedAt: new Date(T0.getTime() + 60_000), ticket: 'T-9', nextReview: '2027-11-24' });
+    expect([...(await store.latestReviews('hilltop-lunch')).values()].map((r) => r.reviewedBy)).toEqual(['bob']);
+    expect((await store.latestReviews('nobody')).size).toBe(0);
+  });
 });
 
 describe('SQLite run store file', () => {

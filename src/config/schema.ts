@@ -233,6 +233,13 @@ export const ferryFileSchema = z.strictObject({
   debugLog: z.boolean().default(false),
   sources: z.record(slug, sourceSchema).default({}),
   destinations: z.record(slug, destinationSchema).default({}),
+  /**
+   * personKeySecret: the key of the person digests (who was in each delivered file, never the values); without it no
+   * digests are kept. digestDays: how long they are kept.
+   */
+  governance: z
+    .strictObject({ personKeySecret: secretRef.optional(), digestDays: positiveInt.default(400) })
+    .default({ digestDays: 400 }),
   demo: z
     .strictObject({
       sisPath: z.string().min(1),

@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import { scrubSecrets } from '../config/secrets.js';
 import { knexLog } from './knex-log.js';
+import { createPersonDigestStore, type PersonDigestStore } from './person-digest-store.js';
 import { rowToRun, type RunFileInfo, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
 
 export type { RunFileInfo, RunRecord, RunStatus, RunTrigger } from './run-record.js';
@@ -167,6 +168,8 @@ export interface RunStore {
   getLogs(runId: number): Promise<LogEntry[]>;
   setEnabled(integrationId: string, enabled: boolean, reason: string | null, by: string): Promise<void>;
   getStates(): Promise<Map<string, IntegrationState>>;
+  /** Who was in each delivered file, as keyed digests (src/governance/person-digests.ts). */
+  readonly personDigests: PersonDigestStore;
   close(): Promise<void>;
 }
 
@@ -275,6 +278,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
   };
 
   return {
+    personDigests: createPersonDigestStore(knex),
     async claimRun(input) {
       try {
         return { claimed: true, run: await insertRun(input, 'running') };

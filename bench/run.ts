@@ -18,6 +18,7 @@ import { startPostgres, type PostgresServer } from '../test/helpers/postgres.js'
 import { openSshSftpPut, startSshd, type SshdServer } from '../test/helpers/sshd.js';
 import { ferryStages, killActiveChildren, mb, median, runChild, table, timed, type FerryStages } from './measure.js';
 import { printScheduling, runSchedulingBench } from './scheduling.js';
+import { printDigests, runDigestBench } from './digests.js';
 import { createBenchTable, selectSql, writeFerryConfig, type BenchConfig } from './setup.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -200,6 +201,9 @@ async function main(): Promise<void> {
 
     progress('scheduling: 2,000 integrations due in one minute, then an idle daemon');
     printScheduling(await runSchedulingBench());
+
+    progress(`person digests: ${N.toLocaleString('en-US')}-row file without and with digests`);
+    printDigests(await runDigestBench(N));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -9,6 +9,7 @@ import * as slotAt from './20261207_007_slot_at.js';
 import * as expected from './20261207_008_expected.js';
 import * as scope from './20261207_009_scope.js';
 import * as reviews from './20261207_011_reviews.js';
+import * as personDigests from './20261207_012_person_digests.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261207_008_expected': expected,
   '20261207_009_scope': scope,
   '20261207_011_reviews': reviews,
+  '20261207_012_person_digests': personDigests,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -13,6 +13,7 @@ import { cmdCheckFile } from './commands/check-file.js';
 import { cmdTestConnection } from './commands/source-commands.js';
 import { cmdSetEnabled } from './commands/state-commands.js';
 import { cmdWhy } from './commands/why-command.js';
+import { cmdTrace } from './commands/trace-command.js';
 import type { GlobalOptions, Io } from './context.js';
 
 /** The admin CLI. Only this layer prints and picks exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
@@ -145,6 +146,15 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option('--json', 'JSON output')
     .action(async (id: string, o, cmd: Command) => {
       code = await cmdWhy(id, { ...g(cmd), ...o }, io);
+    });
+
+  program
+    .command('trace <id> <person-key>')
+    .description('is this student in the source today, past the filters, and in which recent deliveries (person digests)')
+    .option('--runs <n>', 'how many recent deliveries to look in', (v) => Number(v), 20)
+    .option('--json', 'JSON output')
+    .action(async (id: string, key: string, o, cmd: Command) => {
+      code = await cmdTrace(id, key, { ...g(cmd), ...o }, io);
     });
 
   program

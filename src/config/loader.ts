@@ -148,6 +148,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date(), opts: L
     districts,
     integrations,
     demo,
+    personDigests: Object.freeze({ secret: main.governance.personKeySecret ?? null, days: main.governance.digestDays }),
   });
   return { ok: true, config, warnings };
 }

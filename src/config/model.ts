@@ -181,6 +181,8 @@ export interface FerryConfig {
   readonly districts: ReadonlyMap<string, District>;
   readonly integrations: ReadonlyMap<string, Integration>;
   readonly demo?: DemoConfig | undefined;
+  /** Person digests (src/governance/person-digests.ts): their HMAC key, none when unset (no digests kept); days kept. */
+  readonly personDigests: { readonly secret: SecretRef | null; readonly days: number };
 }
 
 /** One problem found while loading config: the file, the field inside it, and what is wrong. */

@@ -35,6 +35,7 @@ const RULES: Rules = {
   districts: 'live',
   integrations: 'live',
   demo: 'restart', // the embedded SFTP server is started once
+  personDigests: 'live', // the key is read at each run
 };
 
 export interface ReloadPlan {

@@ -227,13 +227,17 @@ export const ferryFileSchema = z.strictObject({
     .union([z.literal(false), z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9750) })])
     .default({ host: '127.0.0.1', port: 9750 }),
   alerts: alertsSchema.optional(),
-  /** Center-wide governance settings. */
+  /** Center-wide governance settings (README "Yearly review", "Who was in a file"). */
   governance: z
     .strictObject({
-      /** Hold scheduled runs of integrations whose yearly review is overdue (README "Yearly review"). */
+      /** Hold scheduled runs of integrations whose yearly review is overdue. */
       holdOverdueReviews: z.boolean().default(false),
+      /** The key of the person digests (who was in each delivered file, never the values); without it none are kept. */
+      personKeySecret: secretRef.optional(),
+      /** How long person digests are kept. */
+      digestDays: positiveInt.default(400),
     })
-    .default({ holdOverdueReviews: false }),
+    .default({ holdOverdueReviews: false, digestDays: 400 }),
   shutdownGraceSeconds: z.number().int().min(0).default(30),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** Keep drivers' own error text (which may quote student data) in <dataDir>/logs/driver-debug.log (0600); off by default. */

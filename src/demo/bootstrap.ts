@@ -1,4 +1,6 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { DemoConfig } from '../config/model.js';
 import { ensureDemoSis } from './demo-sis.js';
 import { startEmbeddedSftpServer, type EmbeddedSftpServer } from './sftp-server.js';
@@ -8,7 +10,8 @@ import { ensureKeyPairFiles } from './ssh-keys.js';
  * The bundled demo: a synthetic SIS database, an SSH host key whose fingerprint the demo config pins (by file),
  * and a client key for the demo destination. Everything is created on first use under var/, never committed.
  */
-export async function ensureDemo(demo: DemoConfig): Promise<{ hostKeyFingerprint: string; created: boolean }> {
+export async function ensureDemo(demo: DemoConfig, personKeyFile?: string): Promise<{ hostKeyFingerprint: string; created: boolean }> {
+  if (personKeyFile) await ensureSecretFile(personKeyFile);
   const sis = ensureDemoSis(demo.sisPath);
   const host = await ensureKeyPairFiles(demo.sftp.hostKeyPath, 'ferry-demo-sftp-host');
   const client = await ensureKeyPairFiles(demo.sftp.clientKeyPath, 'ferry-demo-client');
@@ -31,4 +34,14 @@ export async function startDemoSftp(demo: DemoConfig, logger?: { info(m: string,
     authorizedKeys: [clientPub],
     ...(logger ? { logger } : {}),
   });
+}
+
+/** A random 32-byte key (hex) at `file`, 0600, unless one is there already: the demo's person-digest key. */
+async function ensureSecretFile(file: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    await fs.writeFile(file, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }

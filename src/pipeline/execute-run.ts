@@ -18,6 +18,7 @@ import { emptyColumnsError, watchStream } from './column-presence.js';
 import { API_SOURCE_KINDS } from '../config/schema.js';
 import { deliverOrHold } from './deliver.js';
 import type { HoldDecision, PreviousDelivery } from './safety-gate.js';
+import { createKeyDigester, type PersonDigestSet, type PersonHasher } from '../governance/person-digests.js';
 
 /** Everything one stage of a run may use; nothing reads globals or process.env after start-up. */
 export interface RunContext {
@@ -49,6 +50,11 @@ export interface ExecuteOptions {
   beforeDeliver?: ((remotePath: string) => Promise<void>) | undefined;
   /** The last delivered run, for the roster safety gate; null when there is none (or the gate is off). */
   previousDelivery?: PreviousDelivery | null | undefined;
+  /**
+   * Keep who is in the file: digests of the extract's person key column, read from the bytes written, handed to
+   * `record` after the file is complete and before anything is sent (so a held file released later has them too).
+   */
+  personDigests?: { hasher: PersonHasher; record: (set: PersonDigestSet) => Promise<void> } | undefined;
 }
 
 export interface RunResult {
@@ -103,10 +109,12 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
       const batches = watched.watch(source.stream(queryOf(integration, ctx.params), { signal, logger }));
       encoded = encodeCsv(batches, integration.extract.columns, integration.format, integration.id, stats, withheldNames(integration));
     }
+    const digester = !opts.dryRun && opts.personDigests ? keyDigester(integration, opts.personDigests.hasher, logger) : undefined;
     async function* hashed(): AsyncGenerator<Buffer> {
       for await (const chunk of encoded) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
         hash.update(buf);
+        digester?.push(buf);
         bytes += buf.length;
         if (opts.onProgress && stats.rows - lastProgress >= 10_000) {
           lastProgress = stats.rows;
@@ -135,6 +143,7 @@ export async function executeRun(ctx: RunContext, opts: ExecuteOptions): Promise
       });
     }
     await fsp.rename(partSpool, finalSpool);
+    if (digester) await opts.personDigests!.record(digester.finish());
 
     const base = { rows: stats.rows, expected, bytes, sha256 };
     const sent = await deliverOrHold(
@@ -179,6 +188,18 @@ export async function openSpool(file: string, integrationId: string): Promise<Wr
 async function* prefixed(prefix: string, body: AsyncIterable<Buffer>): AsyncGenerator<string | Buffer> {
   if (prefix) yield prefix;
   yield* body;
+}
+
+/** Reads the person key column out of the file being written; none when the extract names no key or the file lacks it. */
+function keyDigester(integration: Integration, hasher: PersonHasher, logger: Logger): ReturnType<typeof createKeyDigester> | undefined {
+  const keyColumn = integration.extract.personKey;
+  if (!keyColumn) return undefined;
+  const columnIndex = integration.extract.columns.findIndex((c) => c.name === keyColumn);
+  if (columnIndex < 0) {
+    logger.warn('person digests not kept: the person key column is not in the file (fields: leaves it out)', { personKey: keyColumn });
+    return undefined;
+  }
+  return createKeyDigester({ hasher, keyColumn, columnIndex, format: integration.format });
 }
 
 /** Declared columns the integration does not ship (its `fields:` allowlist leaves them out). */

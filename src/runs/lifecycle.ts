@@ -12,6 +12,7 @@ import { blackoutNow } from '../config/blackouts.js';
 import { resolveIntegrationParams, type ResolvedParams } from '../config/params.js';
 import { createDestination } from '../delivery/create-destination.js';
 import { holdReason } from '../governance/holds.js';
+import { personHasherOf, type PersonDigestSet, type PersonHasher } from '../governance/person-digests.js';
 import { recordDriverText } from '../logging/driver-debug.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import { executeRun, type RunResult } from '../pipeline/execute-run.js';
@@ -111,7 +112,7 @@ export interface Runs {
   reap(): Promise<RunRecord[]>;
   /** Receipts the store does not have yet go in; returns how many were recorded. */
   replayReceipts(): Promise<number>;
-  /** Spool entries no run needs any more are removed; returns how many. */
+  /** Spool entries no run needs any more are removed (and, on a full sweep, person digests past governance.digestDays); returns how many spool entries. */
   sweepSpool(onlyRuns?: readonly number[]): Promise<number>;
   /** At process start: receipts first (a delivered run is never called interrupted), then reap, then the spool. */
   recover(): Promise<void>;
@@ -315,6 +316,7 @@ export function createRuns(deps: RunsDeps): Runs {
             onProgress: req.onProgress,
             previousDelivery: previous && previous.rows !== null ? { runId: previous.id, rows: previous.rows } : null,
             beforeDeliver: (remotePath) => beforeDeliver(integration, claimed, remotePath, logger),
+            personDigests: claimed.dryRun ? undefined : personDigestsFor(integration, runId, logger),
           },
         ).finally(() => {
           executeMs = performance.now() - te;
@@ -359,6 +361,33 @@ export function createRuns(deps: RunsDeps): Runs {
         integration: integration.id,
       });
     }
+  }
+
+  /**
+   * Who was in the file, kept before it is sent. The digests are an index, not the record: a store that will not take
+   * them costs the run its digests (trace and exposure then call it unknown), never its delivery or its receipt.
+   */
+  function personDigestsFor(integration: Integration, runId: number, logger: Logger): { hasher: PersonHasher; record: (set: PersonDigestSet) => Promise<void> } | undefined {
+    if (!integration.extract.personKey) return undefined;
+    let hasher: PersonHasher | null;
+    try {
+      hasher = personHasherOf(config(), integration.id);
+    } catch (err) {
+      logger.warn('person digests not kept: governance.personKeySecret cannot be read', { error: oneLine(err) });
+      return undefined;
+    }
+    if (!hasher) return undefined;
+    return {
+      hasher,
+      record: async (set) => {
+        try {
+          await retryWithBackoff(() => store.personDigests.put(runId, set, clock.now()), { retries: 3, baseMs: 250, maxMs: 2000, random, retryable: () => true });
+          logger.info('person digests recorded', { personKey: set.keyColumn, persons: set.persons, rows: set.rows });
+        } catch (err) {
+          logger.warn('person digests not recorded; the delivery goes on, and trace and exposure will call this run unknown', { error: oneLine(err) });
+        }
+      },
+    };
   }
 
   async function finish(integration: Integration, claimed: RunRecord, result: RunResult | undefined, failure: FerryError | undefined, logger: Logger, governance: string | null = null): Promise<RunOutcomeReport> {
@@ -481,6 +510,11 @@ export function createRuns(deps: RunsDeps): Runs {
     const { removed, expired } = await sweepSpool({ spoolDir: config().spoolDir, store, now: clock.now(), keepDays: config().spoolKeepDays, heldDays, inFlight: new Set(controllers.keys()), ...(onlyRuns ? { onlyRuns } : {}) });
     for (const run of expired) deps.logger.warn('held delivery expired: its file was removed unreleased', { integration: run.integrationId, runId: run.id, note: run.note });
     if (removed.length > 0) deps.logger.info('spool files removed: no run needs them any more', { count: removed.length, files: removed.slice(0, 20) });
+    if (!onlyRuns) {
+      const days = config().personDigests.days;
+      const swept = await store.personDigests.sweep(new Date(clock.now().getTime() - days * 86_400_000));
+      if (swept > 0) deps.logger.info('person digests expired', { runs: swept, digestDays: days });
+    }
     return removed.length + expired.length;
   }
 

@@ -43,10 +43,16 @@ export interface RuntimeOptions {
   syncClockWithStore?: boolean;
 }
 
+/** The demo makes the person-digest key it names as a file, like its SSH keys. */
+function demoSecretFile(config: FerryConfig): string | undefined {
+  const ref = config.personDigests.secret;
+  return ref && 'file' in ref ? path.resolve(config.dir, ref.file) : undefined;
+}
+
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const base = opts.clock ?? systemClock;
   let config = loadConfig(opts.configDir, base.now());
-  if (config.demo) await ensureDemo(config.demo);
+  if (config.demo) await ensureDemo(config.demo, demoSecretFile(config));
   const collector = new RunLogCollector();
   const logger = createLogger({
     level: config.logLevel,

@@ -10,6 +10,7 @@ import { FerryError } from '../core/errors.js';
 import { scrubSecrets } from '../config/secrets.js';
 import { knexLog } from './knex-log.js';
 import { reviewQueries, type ReviewQueries } from './review-records.js';
+import { createPersonDigestStore, type PersonDigestStore } from './person-digest-store.js';
 import { rowToRun, type RunFileInfo, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
 
 export type { RunFileInfo, RunRecord, RunStatus, RunTrigger } from './run-record.js';
@@ -170,6 +171,8 @@ export interface RunStore extends ReviewQueries {
   getLogs(runId: number): Promise<LogEntry[]>;
   setEnabled(integrationId: string, enabled: boolean, reason: string | null, by: string): Promise<void>;
   getStates(): Promise<Map<string, IntegrationState>>;
+  /** Who was in each delivered file, as keyed digests (src/governance/person-digests.ts). */
+  readonly personDigests: PersonDigestStore;
   close(): Promise<void>;
 }
 
@@ -278,6 +281,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
   };
 
   return {
+    personDigests: createPersonDigestStore(knex),
     async claimRun(input) {
       try {
         return { claimed: true, run: await insertRun(input, 'running') };

@@ -8,6 +8,7 @@ import * as claims from './20261123_006_claims.js';
 import * as slotAt from './20261207_007_slot_at.js';
 import * as expected from './20261207_008_expected.js';
 import * as scope from './20261207_009_scope.js';
+import * as audit from './20261207_010_audit.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261207_007_slot_at': slotAt,
   '20261207_008_expected': expected,
   '20261207_009_scope': scope,
+  '20261207_010_audit': audit,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -9,6 +9,8 @@ import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import { scrubSecrets } from '../config/secrets.js';
 import { knexLog } from './knex-log.js';
+import { createAuditStore } from './audit-store.js';
+import type { AuditStore } from '../governance/audit.js';
 import { rowToRun, type RunFileInfo, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
 
 export type { RunFileInfo, RunRecord, RunStatus, RunTrigger } from './run-record.js';
@@ -37,6 +39,8 @@ export interface ClaimInput {
   note?: string | null | undefined;
   /** A person forced this run past what the config fixes: what was overridden, and why (who is `requestedBy`). */
   forced?: Forced | null | undefined;
+  /** The digest of the configuration that produced the run (src/governance/config-digest.ts). */
+  configDigest?: string | null | undefined;
 }
 
 /** A forced action: `scope` says what it overrode (one clause), `reason` is the person's `--reason`. */
@@ -107,7 +111,7 @@ export interface RunStore {
    * Due queued runs (not_before ≤ now) turned running under `lease`, oldest first; each is claimed by one caller only.
    * The claiming process (host, pid) is recorded on the run.
    */
-  claimQueued(lease: { owner: string; until: Date }, now: Date, limit: number, claimer: { host: string; pid: number }, integrationId?: string): Promise<RunRecord[]>;
+  claimQueued(lease: { owner: string; until: Date }, now: Date, limit: number, claimer: { host: string; pid: number; configDigest?: string }, integrationId?: string): Promise<RunRecord[]>;
   /** Does `owner` still hold the run's lease at `now` (running, its owner, not lapsed)? */
   holdsLease(runId: number, owner: string, now: Date): Promise<boolean>;
   /** Push back the leases of these runs, those `owner` still holds; returns how many. */
@@ -167,6 +171,8 @@ export interface RunStore {
   getLogs(runId: number): Promise<LogEntry[]>;
   setEnabled(integrationId: string, enabled: boolean, reason: string | null, by: string): Promise<void>;
   getStates(): Promise<Map<string, IntegrationState>>;
+  /** The audit log's table (src/governance/audit.ts), on this store's connection. */
+  readonly audit: AuditStore;
   close(): Promise<void>;
 }
 
@@ -262,6 +268,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       note: input.note ?? null,
       forced_reason: input.forced?.reason ?? null,
       forced_scope: input.forced?.scope ?? null,
+      config_digest: input.configDigest ?? null,
       ...(status === 'running' && input.lease ? { lease_owner: input.lease.owner, lease_expires_at: iso(input.lease.until) } : {}),
       ...extra,
     };
@@ -350,6 +357,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           error_kind: input.errorKind,
           error: input.note,
           note: input.note,
+          config_digest: input.configDigest ?? null,
         }));
         const inserted = await knex('runs').insert(rows).onConflict(['integration_id', 'scheduled_for']).ignore().returning('*');
         recorded.push(...inserted.map(rowToRun));
@@ -373,7 +381,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         try {
           const n = await knex('runs')
             .where({ id: row.id, status: 'queued' })
-            .update({ status: 'running', lease_owner: lease.owner, lease_expires_at: iso(lease.until), host: claimer.host, pid: claimer.pid });
+            .update({ status: 'running', lease_owner: lease.owner, lease_expires_at: iso(lease.until), host: claimer.host, pid: claimer.pid, ...(claimer.configDigest ? { config_digest: claimer.configDigest } : {}) });
           if (n === 1) claimed.push((await getRun(Number(row.id)))!);
         } catch (err) {
           if (!isUniqueViolation(err)) throw err; // another run of the integration is going: it waits its turn
@@ -605,6 +613,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         ]),
       );
     },
+    audit: createAuditStore(knex),
     async close() {
       await knex.destroy();
     },

@@ -71,7 +71,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     });
   program
     .command('preview <id>')
-    .description('print the first rows as they would be written (nothing recorded or delivered)')
+    .description('print the first rows as they would be written (nothing delivered; who saw how many rows goes in the audit log)')
     .option('-n, --limit <n>', 'rows to show', positiveInt, 10)
     .option('-p, --param <name=value>', 'override a parameter (repeatable)', collect, [])
     .option('-f, --file <name>', 'bundles: only this file (e.g. users.csv); default every file')

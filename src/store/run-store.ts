@@ -200,7 +200,8 @@ async function migrateLatest(knex: Knex): Promise<void> {
       await knex.migrate.latest({ migrationSource });
       return;
     } catch (err) {
-      const raced = /already exists|already locked|duplicate key value/i.test((err as Error).message);
+      // SQLite: the other migrator holds the file's write lock ("database is locked") while it migrates.
+      const raced = /already exists|already locked|duplicate key value|database is locked/i.test((err as Error).message);
       // Up to about a minute: on a loaded machine the winner's nine migrations can take a while.
       if (!raced || attempt >= 40) throw err;
       await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, { baseMs: 100, maxMs: 2000 })));

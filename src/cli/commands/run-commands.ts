@@ -180,7 +180,7 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
     rt.logger.info('preview shown', { integration: i.id, rows: shown, files: parts.length, by: currentUser() });
     const perFile = parts.length > 1 ? ` from ${parts.length} files, up to ${opts.limit} each` : '';
     for (const w of warnings) io.err(`${w}\n`);
-    io.err(`(${shown} row${shown === 1 ? '' : 's'} shown${perFile}; nothing recorded or delivered)\n`);
+    io.err(`(${shown} row${shown === 1 ? '' : 's'} shown${perFile}; nothing delivered; recorded in the audit log)\n`);
     return 0;
   });
 }

@@ -10,6 +10,7 @@ import * as expected from './20261207_008_expected.js';
 import * as scope from './20261207_009_scope.js';
 import * as reviews from './20261207_011_reviews.js';
 import * as personDigests from './20261207_012_person_digests.js';
+import * as audit from './20261207_010_audit.js';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list works from TypeScript under the
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261207_009_scope': scope,
   '20261207_011_reviews': reviews,
   '20261207_012_person_digests': personDigests,
+  '20261207_010_audit': audit,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

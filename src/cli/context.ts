@@ -7,6 +7,8 @@ import { openRuntime, type Runtime } from '../runtime/runtime.js';
 export interface GlobalOptions {
   config: string;
   verbose?: boolean;
+  /** `--ticket`: the ticket behind the action, recorded in the audit log. */
+  ticket?: string;
 }
 
 /** Where a command writes; tests and the entry point pass process streams. */

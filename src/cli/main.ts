@@ -10,6 +10,7 @@ import { cmdRelease } from './commands/release-commands.js';
 import { cmdReviewConfirm, cmdReviewDue, DEFAULT_REVIEW_WINDOW_DAYS } from './commands/review-commands.js';
 import { cmdPreview, cmdRun } from './commands/run-commands.js';
 import { cmdCheckFile } from './commands/check-file.js';
+import { cmdAudit, cmdAuditVerify } from './commands/audit-commands.js';
 import { cmdTestConnection } from './commands/source-commands.js';
 import { cmdSetEnabled } from './commands/state-commands.js';
 import { cmdWhy } from './commands/why-command.js';
@@ -23,6 +24,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .description('Ferry: run, schedule and audit school-data extracts delivered to district SFTP folders')
     .addOption(new Option('-c, --config <dir>', 'config folder').default(process.env.FERRY_CONFIG ?? 'config'))
     .option('-v, --verbose', 'show stack traces on errors')
+    .option('--ticket <id>', 'the ticket behind this action, recorded in the audit log')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(run ferry --help for usage)');
@@ -71,7 +73,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     });
   program
     .command('preview <id>')
-    .description('print the first rows as they would be written (nothing recorded or delivered)')
+    .description('print the first rows as they would be written (nothing delivered; who saw how many rows goes in the audit log)')
     .option('-n, --limit <n>', 'rows to show', positiveInt, 10)
     .option('-p, --param <name=value>', 'override a parameter (repeatable)', collect, [])
     .option('-f, --file <name>', 'bundles: only this file (e.g. users.csv); default every file')
@@ -104,9 +106,13 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   program.command('logs <run-id>').description("a run's log lines").option('--json', 'JSON output').action(async (id: string, o, cmd: Command) => {
     code = await cmdLogs(id, { ...g(cmd), ...o }, io);
   });
-  program.command('enable <id>').description('enable an integration (recorded with who)').action(async (id: string, _o, cmd: Command) => {
-    code = await cmdSetEnabled(id, true, g(cmd), io);
-  });
+  program
+    .command('enable <id>')
+    .description('enable an integration (recorded with who)')
+    .option('-r, --reason <text>', 'why it is enabled (recorded in the audit log)')
+    .action(async (id: string, o, cmd: Command) => {
+      code = await cmdSetEnabled(id, true, { ...g(cmd), ...o }, io);
+    });
   program
     .command('disable <id>')
     .description('disable an integration (recorded with who and why)')
@@ -174,6 +180,23 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option('--max-zip-ratio <n>', 'refuse a zip entry over 1 MiB that unpacks to more than this many times its packed size', positiveInt, DEFAULT_ZIP_LIMITS.maxRatio)
     .action(async (file: string, o: { json?: boolean; maxUnzippedSize: number; maxZipEntries: number; maxZipRatio: number }) => {
       code = await cmdCheckFile(file, { json: o.json, maxUnzippedBytes: o.maxUnzippedSize, maxZipEntries: o.maxZipEntries, maxZipRatio: o.maxZipRatio }, io);
+    });
+
+  const audit = program
+    .command('audit')
+    .description('who changed or sent what, when and why (the audit log, oldest first)')
+    .option('-i, --integration <id>', 'only entries about this integration')
+    .option('-d, --district <id>', 'only entries about this district')
+    .option('-s, --since <when>', 'only entries since a date (2026-12-01), a time, or an age (7d, 12h)')
+    .option('--json', 'JSON output')
+    .action(async (o, cmd: Command) => {
+      code = await cmdAudit({ ...g(cmd), ...o }, io);
+    });
+  audit
+    .command('verify')
+    .description('check that no audit entry was changed or removed after it was written (exit 1 names the first broken one)')
+    .action(async (_o, cmd: Command) => {
+      code = await cmdAuditVerify(g(cmd), io);
     });
 
   try {

@@ -13,6 +13,7 @@ import { startObservabilityServer } from '../observability/http-server.js';
 import { createAlerter, type Alerter } from '../alerts/alerter.js';
 import { needsRestartSentence, planReload } from '../config/reload-plan.js';
 import { reloadResultFile, writeReloadResult, type ReloadResult } from './reload-result.js';
+import { currentUser } from '../cli/context.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -59,6 +60,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // Receipts first (a run that delivered is never called interrupted), then lapsed leases (runs a dead process left
     // behind are interrupted and retried before new slots start), then spool files no run needs.
     await runs.recover();
+    // What changed in the configuration since the last one recorded, before any slot runs with it.
+    await runtime.audit.recordConfig(config(), daemonUser(), 'daemon start');
     const demo = config().demo;
     if (demo) {
       demoSftp = await startDemoSftp(demo, logger);
@@ -133,6 +136,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       }
       // Restart-only settings keep their running values in the config put in force (see planReload).
       const plan = planReload(config(), res.config);
+      try {
+        await runtime.audit.recordConfig(plan.config, daemonUser(), 'reload');
+      } catch (err) {
+        // A change the audit log cannot record is not made.
+        logger.error('reload refused: the audit log could not record the configuration change; the running one stays', { error: (err as Error).message });
+        answer({ ok: false, problems: 0, applied: [], needsRestart: [], error: (err as Error).message });
+        return false;
+      }
       runtime.setConfig(plan.config); // the log level and the global concurrency cap, and every run from now on
       scheduler.refresh();
       alerter!.refresh();
@@ -162,6 +173,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return stopping;
     },
   };
+}
+
+/** The daemon's audit identity: the account it runs as (a reload's person is recorded by `ferry reload`). */
+function daemonUser(): string {
+  return `${currentUser()} (daemon pid ${process.pid})`.slice(0, 128);
 }
 
 async function runReleasers(releasers: (() => Promise<unknown>)[]): Promise<void> {

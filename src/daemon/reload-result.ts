@@ -17,6 +17,8 @@ export interface ReloadResult {
   readonly problems: number;
   readonly applied: readonly string[];
   readonly needsRestart: readonly string[];
+  /** When not reloaded for another reason than the configuration's problems (the audit log could not record it). */
+  readonly error?: string | undefined;
 }
 
 export function reloadResultFile(runDir: string, pid: number): string {

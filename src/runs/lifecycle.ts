@@ -13,6 +13,7 @@ import { resolveIntegrationParams, type ResolvedParams } from '../config/params.
 import { createDestination } from '../delivery/create-destination.js';
 import { holdReason } from '../governance/holds.js';
 import { personHasherOf, type PersonDigestSet, type PersonHasher } from '../governance/person-digests.js';
+import { configDigest } from '../governance/config-digest.js';
 import { recordDriverText } from '../logging/driver-debug.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import { executeRun, type RunResult } from '../pipeline/execute-run.js';
@@ -217,6 +218,7 @@ export function createRuns(deps: RunsDeps): Runs {
       whenBusy: integration.overlap === 'queue-one' && req.trigger === 'schedule' ? 'queue' : 'skip',
       note: req.note ?? null,
       forced: req.forced ?? null,
+      configDigest: configDigest(config()),
     });
     const ended = (report: RunOutcomeReport): Started => ({ run: report.run, done: Promise.resolve(report) });
     if (!result.claimed && result.reason === 'slot_taken') {
@@ -536,7 +538,7 @@ export function createRuns(deps: RunsDeps): Runs {
     claimSlot: (integration, slot, note) => claim(integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: slot, ...(note ? { note } : {}) }, performance.now()),
     async claimQueued(limit, integrationId) {
       if (draining || limit <= 0) return [];
-      const claimed = await store.claimQueued(leases.fresh(), clock.now(), limit, { host, pid }, integrationId);
+      const claimed = await store.claimQueued(leases.fresh(), clock.now(), limit, { host, pid, configDigest: configDigest(config()) }, integrationId);
       const out: Started[] = [];
       for (const run of claimed) {
         const integration = config().integrations.get(run.integrationId);
@@ -553,7 +555,8 @@ export function createRuns(deps: RunsDeps): Runs {
       return out;
     },
     async decide(decisions) {
-      const recorded = await store.recordDecisions(decisions);
+      const digest = configDigest(config());
+      const recorded = await store.recordDecisions(decisions.map((d) => ({ configDigest: digest, ...d })));
       for (const run of recorded) {
         deps.logger.warn(run.status === 'missed' ? 'slot missed' : 'slot skipped', { integration: run.integrationId, runId: run.id, scheduledFor: run.scheduledFor?.toISOString(), note: run.note });
         announce(run);

@@ -12,6 +12,7 @@ import type { Scheduler } from '../scheduler/scheduler.js';
 import { compose } from './compose.js';
 import { openRunStore, type RunStore } from '../store/run-store.js';
 import type { EventBus } from '../core/events.js';
+import { createAuditLog, type AuditLog } from '../governance/audit.js';
 import { createStoreClock } from '../scheduler/store-clock.js';
 import path from 'node:path';
 import type winston from 'winston';
@@ -22,6 +23,8 @@ export interface Runtime {
   readonly config: FerryConfig;
   setConfig(next: FerryConfig): void;
   readonly store: RunStore;
+  /** Who changed or sent what, and why (src/governance/audit.ts). */
+  readonly audit: AuditLog;
   readonly logger: Logger;
   readonly runs: Runs;
   /** The daemon starts these; the CLI leaves them be. */
@@ -85,6 +88,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
       limiter.resize(next.concurrency.global);
     },
     store,
+    audit: createAuditLog(store.audit, { now: () => clock.now() }),
     logger,
     runs,
     scheduler,

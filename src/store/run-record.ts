@@ -59,6 +59,8 @@ export interface RunRecord {
   releaseForcedScope: string | null;
   /** When the file reached the vendor's folder (a released run: when it was released); null when it has not. */
   deliveredAt: Date | null;
+  /** The digest of the configuration in force when the run was claimed (migration 010); null for older runs. */
+  configDigest: string | null;
 }
 
 export interface RunFileInfo {
@@ -113,6 +115,7 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     releaseForcedReason: (r.release_forced_reason as string | null | undefined) ?? null,
     releaseForcedScope: (r.release_forced_scope as string | null | undefined) ?? null,
     deliveredAt: date(r.delivered_at),
+    configDigest: (r.config_digest as string | null | undefined) ?? null,
     bundleMode: r.bundle_mode === 'bulk' || r.bundle_mode === 'delta' ? r.bundle_mode : null,
     files: r.files_json === null || r.files_json === undefined ? null : (JSON.parse(String(r.files_json)) as RunFileInfo[]),
   };

@@ -11,6 +11,8 @@ import { scrubSecrets } from '../config/secrets.js';
 import { knexLog } from './knex-log.js';
 import { reviewQueries, type ReviewQueries } from './review-records.js';
 import { createPersonDigestStore, type PersonDigestStore } from './person-digest-store.js';
+import { createAuditStore } from './audit-store.js';
+import type { AuditStore } from '../governance/audit.js';
 import { rowToRun, type RunFileInfo, type RunRecord, type RunStatus, type RunTrigger } from './run-record.js';
 
 export type { RunFileInfo, RunRecord, RunStatus, RunTrigger } from './run-record.js';
@@ -40,6 +42,8 @@ export interface ClaimInput {
   note?: string | null | undefined;
   /** A person forced this run past what the config fixes: what was overridden, and why (who is `requestedBy`). */
   forced?: Forced | null | undefined;
+  /** The digest of the configuration that produced the run (src/governance/config-digest.ts). */
+  configDigest?: string | null | undefined;
 }
 
 /** A forced action: `scope` says what it overrode (one clause), `reason` is the person's `--reason`. */
@@ -111,7 +115,7 @@ export interface RunStore extends ReviewQueries {
    * Due queued runs (not_before ≤ now) turned running under `lease`, oldest first; each is claimed by one caller only.
    * The claiming process (host, pid) is recorded on the run.
    */
-  claimQueued(lease: { owner: string; until: Date }, now: Date, limit: number, claimer: { host: string; pid: number }, integrationId?: string): Promise<RunRecord[]>;
+  claimQueued(lease: { owner: string; until: Date }, now: Date, limit: number, claimer: { host: string; pid: number; configDigest?: string }, integrationId?: string): Promise<RunRecord[]>;
   /** Does `owner` still hold the run's lease at `now` (running, its owner, not lapsed)? */
   holdsLease(runId: number, owner: string, now: Date): Promise<boolean>;
   /** Push back the leases of these runs, those `owner` still holds; returns how many. */
@@ -173,6 +177,8 @@ export interface RunStore extends ReviewQueries {
   getStates(): Promise<Map<string, IntegrationState>>;
   /** Who was in each delivered file, as keyed digests (src/governance/person-digests.ts). */
   readonly personDigests: PersonDigestStore;
+  /** The audit log's table (src/governance/audit.ts), on this store's connection. */
+  readonly audit: AuditStore;
   close(): Promise<void>;
 }
 
@@ -200,7 +206,8 @@ async function migrateLatest(knex: Knex): Promise<void> {
       await knex.migrate.latest({ migrationSource });
       return;
     } catch (err) {
-      const raced = /already exists|already locked|duplicate key value/i.test((err as Error).message);
+      // SQLite: the other migrator holds the file's write lock ("database is locked") while it migrates.
+      const raced = /already exists|already locked|duplicate key value|database is locked/i.test((err as Error).message);
       // Up to about a minute: on a loaded machine the winner's nine migrations can take a while.
       if (!raced || attempt >= 40) throw err;
       await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, { baseMs: 100, maxMs: 2000 })));
@@ -268,6 +275,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
       note: input.note ?? null,
       forced_reason: input.forced?.reason ?? null,
       forced_scope: input.forced?.scope ?? null,
+      config_digest: input.configDigest ?? null,
       ...(status === 'running' && input.lease ? { lease_owner: input.lease.owner, lease_expires_at: iso(input.lease.until) } : {}),
       ...extra,
     };
@@ -357,6 +365,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
           error_kind: input.errorKind,
           error: input.note,
           note: input.note,
+          config_digest: input.configDigest ?? null,
         }));
         const inserted = await knex('runs').insert(rows).onConflict(['integration_id', 'scheduled_for']).ignore().returning('*');
         recorded.push(...inserted.map(rowToRun));
@@ -380,7 +389,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         try {
           const n = await knex('runs')
             .where({ id: row.id, status: 'queued' })
-            .update({ status: 'running', lease_owner: lease.owner, lease_expires_at: iso(lease.until), host: claimer.host, pid: claimer.pid });
+            .update({ status: 'running', lease_owner: lease.owner, lease_expires_at: iso(lease.until), host: claimer.host, pid: claimer.pid, ...(claimer.configDigest ? { config_digest: claimer.configDigest } : {}) });
           if (n === 1) claimed.push((await getRun(Number(row.id)))!);
         } catch (err) {
           if (!isUniqueViolation(err)) throw err; // another run of the integration is going: it waits its turn
@@ -612,6 +621,7 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         ]),
       );
     },
+    audit: createAuditStore(knex),
     async close() {
       await knex.destroy();
     },

@@ -51,6 +51,7 @@ function run(id: number, over: Partial<RunRecord>): RunRecord {
     releaseForcedReason: null,
     releaseForcedScope: null,
     deliveredAt: null,
+    configDigest: null,
     ...over,
   };
 }

@@ -8,7 +8,9 @@ import { transportWarning } from '../../config/transport-warnings.js';
 import { resolveIntegrationParams } from '../../config/params.js';
 import { nextFireTimes } from '../../scheduler/scheduler.js';
 import type { IntegrationState, RunRecord } from '../../store/run-store.js';
-import { findIntegration, withRuntime, type GlobalOptions, type Io } from '../context.js';
+import { currentUser, findIntegration, withRuntime, type GlobalOptions, type Io } from '../context.js';
+import { configDigest } from '../../governance/config-digest.js';
+import os from 'node:os';
 import { forcedNote, formatBytes, formatInZone, runOutcome, runToJson, table } from '../output.js';
 
 /**
@@ -60,6 +62,17 @@ export async function cmdReload(opts: GlobalOptions, io: Io): Promise<number> {
     io.err(`ferry: no daemon is running for ${res.config.dataDir} on this host; nothing to reload\n`);
     return 1;
   }
+  // Who asked, recorded before any daemon is told (each daemon records what changed in the configuration it loads).
+  await withRuntime(opts, (rt) =>
+    rt.audit.append({
+      who: currentUser(),
+      action: 'reload',
+      what: `asked the daemon${pids.length === 1 ? '' : 's'} on ${os.hostname()} (pid ${pids.join(', ')}) to reload the configuration`,
+      ticket: opts.ticket ?? null,
+      details: { host: os.hostname(), pids },
+      configDigest: configDigest(res.config),
+    }),
+  );
   const answers = pids.map((pid) => {
     const file = reloadResultFile(dir, pid);
     const before = readReloadResultText(file);
@@ -74,7 +87,11 @@ export async function cmdReload(opts: GlobalOptions, io: Io): Promise<number> {
       io.err(`ferry: daemon ${pid} did not say within ${RELOAD_ANSWER_MS / 1000}s whether it reloaded; its log will say\n`);
       code = Math.max(code, 1);
     } else if (!r.ok) {
-      io.err(`ferry: daemon ${pid} refused the configuration (${r.problems} problem${r.problems === 1 ? '' : 's'}, named in its log; it changed after this check?) and keeps the one it runs\n`);
+      io.err(
+        r.error
+          ? `ferry: daemon ${pid} did not reload and keeps the configuration it runs: ${r.error}\n`
+          : `ferry: daemon ${pid} refused the configuration (${r.problems} problem${r.problems === 1 ? '' : 's'}, named in its log; it changed after this check?) and keeps the one it runs\n`,
+      );
       code = 2;
     } else {
       io.out(`daemon ${pid}: configuration reloaded; ${r.applied.length > 0 ? `applied: ${r.applied.join(', ')}` : 'nothing that applies live had changed'}\n`);

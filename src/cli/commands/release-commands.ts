@@ -1,6 +1,7 @@
 import { FerryError } from '../../core/errors.js';
 import { currentUser, forcedIo, parseForce, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes } from '../output.js';
+import { configDigest } from '../../governance/config-digest.js';
 import { startDemoSftpIfNeeded } from './run-commands.js';
 
 /**
@@ -18,6 +19,19 @@ export async function cmdRelease(runIdText: string, opts: GlobalOptions & { forc
     const demo = integration && held?.status === 'held' ? await startDemoSftpIfNeeded(rt, integration) : undefined;
     try {
       await rt.runs.replayReceipts();
+      if (held?.status === 'held') {
+        await rt.audit.append({
+          who: currentUser(),
+          action: 'release',
+          integration: held.integrationId,
+          district: held.districtId,
+          what: `asked to release held run ${runId} of ${held.integrationId}${forceReason !== undefined ? ' (forced)' : ''}`,
+          why: forceReason ?? null,
+          ticket: opts.ticket ?? null,
+          details: { runId, forced: forceReason !== undefined },
+          configDigest: configDigest(rt.config),
+        });
+      }
       const r = await rt.runs.release(runId, currentUser(), { forceReason });
       const io = r.releaseForcedReason ? forcedIo(baseIo, 'release', r.releaseForcedReason) : baseIo;
       if (r.releaseForcedScope) io.err(`ferry: warning: run ${r.id} released forced by ${r.releasedBy}: ${r.releaseForcedScope}\n`);

@@ -14,6 +14,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import { currentUser, findIntegration, forcedIo, parseForce, parseParamPairs, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes } from '../output.js';
 import { runScopeChanges } from '../scope.js';
+import { configDigest } from '../../governance/config-digest.js';
 
 export interface RunCommandOptions extends GlobalOptions {
   param: string[];
@@ -54,6 +55,18 @@ export async function cmdRun(id: string, opts: RunCommandOptions, baseIo: Io): P
       rt.logger.warn('forced run', { integration: id, by, forced: forced.scope, reason: forced.reason });
       io.err(`ferry: warning: ${id} runs forced by ${by}: ${forced.scope}\n`);
     }
+    // Recorded before anything is read or sent: when the audit log cannot take it, nothing runs.
+    await rt.audit.append({
+      who: by,
+      action: opts.dryRun ? 'dry-run' : 'run',
+      integration: id,
+      district: integration.district.id,
+      what: `asked to run ${id}${opts.dryRun ? ' as a dry run (nothing delivered)' : ''}${opts.bulk ? ' as a full bulk' : ''}${forced ? ` forced: ${forced.scope}` : ''}`,
+      why: forced?.reason ?? null,
+      ticket: opts.ticket ?? null,
+      details: { overrides, dryRun: opts.dryRun ?? false, bulk: opts.bulk ?? false, forced: forced?.scope ?? null },
+      configDigest: configDigest(rt.config),
+    });
     const blackout = blackoutNow(integration, rt.clock.now());
     if (blackout) io.err(`ferry: warning: ${id} is in a blackout from ${blackout.from} to ${blackout.to} (${blackout.reason}); running it anyway because you asked\n`);
     // Like a daemon at start: receipts in, runs a dead process left behind (a killed `ferry run` too) interrupted once
@@ -133,15 +146,18 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
     }
     const source = createSource(i.source, { configDir: rt.config.dir, integration: i.id });
     const controller = new AbortController();
+    // Student rows reach the screen only once the audit log has recorded who saw how many of them.
+    const screen: string[] = [];
+    const out = (text: string) => screen.push(text);
     let shown = 0;
     const warnings: string[] = [];
     try {
       for (const [n, part] of parts.entries()) {
-        if (part.label) io.out(`${n > 0 ? '\n' : ''}==> ${part.label} <==\n`);
+        if (part.label) out(`${n > 0 ? '\n' : ''}==> ${part.label} <==\n`);
         const stats = { rows: 0 };
         const watched = watchStream(part.columns);
         const limited = watched.watch(limitRows(source.stream(part.query, { signal: controller.signal, batchSize: Math.min(opts.limit, 1000) }), opts.limit));
-        for await (const chunk of encodeCsv(limited, part.columns, { ...part.format, bom: false, lineEnding: 'lf' }, i.id, stats, part.withheld)) io.out(chunk);
+        for await (const chunk of encodeCsv(limited, part.columns, { ...part.format, bom: false, lineEnding: 'lf' }, i.id, stats, part.withheld)) out(chunk);
         shown += stats.rows;
         const empty = isApiSource(i) ? watched.emptyColumns() : [];
         if (empty.length > 0) warnings.push(emptyColumnsWarning(i.id, part.extract, empty, watched.rows));
@@ -150,10 +166,21 @@ export async function cmdPreview(id: string, opts: GlobalOptions & { param: stri
       controller.abort();
       await source.close();
     }
+    await rt.audit.append({
+      who: currentUser(),
+      action: 'preview',
+      integration: i.id,
+      district: i.district.id,
+      what: `previewed ${shown} row${shown === 1 ? '' : 's'} of ${i.id}${parts.length > 1 ? ` from ${parts.length} files` : ''}`,
+      ticket: opts.ticket ?? null,
+      details: { rows: shown, files: parts.map((p) => p.label || i.extract.name), limit: opts.limit, overrides },
+      configDigest: configDigest(rt.config),
+    });
+    for (const text of screen) io.out(text);
     rt.logger.info('preview shown', { integration: i.id, rows: shown, files: parts.length, by: currentUser() });
     const perFile = parts.length > 1 ? ` from ${parts.length} files, up to ${opts.limit} each` : '';
     for (const w of warnings) io.err(`${w}\n`);
-    io.err(`(${shown} row${shown === 1 ? '' : 's'} shown${perFile}; nothing recorded or delivered)\n`);
+    io.err(`(${shown} row${shown === 1 ? '' : 's'} shown${perFile}; nothing delivered; recorded in the audit log)\n`);
     return 0;
   });
 }

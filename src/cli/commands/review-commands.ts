@@ -95,6 +95,8 @@ export async function cmdReviewConfirm(id: string, opts: GlobalOptions & { note?
   return withRuntime(opts, async (rt) => {
     const integration = findIntegration(rt, id);
     const by = currentUser();
+    // Audited first: a review the audit log cannot take is not recorded.
+    await rt.audit.append({ who: by, action: 'review', integration: id, district: integration.district.id, what: `confirmed the yearly review of ${id}`, why: note, ticket });
     const review = await recordReview(rt.store, integration, { by, note, ticket, at: rt.clock.now() });
     rt.logger.info('review recorded', { integration: id, by, reviewId: review.id, ticket, nextReview: review.nextReview });
     io.out(`${id} reviewed by ${by}${ticket ? ` (ticket ${ticket})` : ''}: ${note}\nNext review due ${review.nextReview}.\n`);

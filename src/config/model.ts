@@ -1,4 +1,4 @@
-import type { AlertsConfig, ColumnType, DestinationConfig, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
+import type { AgreementInput, AlertsConfig, GovernanceConfig, ColumnType, DestinationConfig, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
 
 /** The resolved, frozen configuration. Only the loader builds these; the rest of Ferry trusts them. */
 
@@ -37,8 +37,20 @@ export interface District {
   readonly contact?: string | undefined;
   readonly gradeBands: Readonly<Record<string, string>>;
   readonly blackouts: readonly Blackout[];
+  /** The district's agreements with vendors (`agreements:` in its file). */
+  readonly agreements?: readonly Agreement[] | undefined;
   readonly file: string;
 }
+
+/**
+ * A signed agreement (see agreementSchema): dates are YYYY-MM-DD and inclusive, so it is in force through `expires`.
+ * `covers` holds element tags or whole categories, every one known.
+ */
+export type Agreement = Readonly<Omit<AgreementInput, 'covers' | 'dataAtEnd'>> & {
+  readonly covers: readonly string[];
+  readonly dataAtEnd: Readonly<AgreementInput['dataAtEnd']>;
+  readonly districtId: string;
+};
 
 /** Inclusive dates (YYYY-MM-DD) in the integration's time zone. */
 export interface Blackout {
@@ -106,6 +118,8 @@ export interface Integration {
   /** The integration's own blackouts and its district's. */
   readonly blackouts: readonly Blackout[];
   readonly inventory: Inventory;
+  /** The district's agreement this integration sends under (by `agreement:`, or the one with its vendor). */
+  readonly agreement?: Agreement | undefined;
   readonly file: string;
 }
 
@@ -163,6 +177,7 @@ export interface FerryConfig {
   readonly scheduler: { readonly leaseSeconds: number; readonly heartbeatSeconds: number; readonly pollSeconds: number; readonly misfireWindowHours: number };
   readonly http: { readonly host: string; readonly port: number } | null;
   readonly alerts: AlertsConfig | null;
+  readonly governance: GovernanceConfig;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Drivers' raw error text to <logDir>/driver-debug.log (see logging/driver-debug.ts). */

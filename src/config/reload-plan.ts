@@ -25,6 +25,7 @@ const RULES: Rules = {
   scheduler: { leaseSeconds: 'restart', heartbeatSeconds: 'restart', pollSeconds: 'restart', misfireWindowHours: 'restart' },
   http: { host: 'restart', port: 'restart' },
   alerts: 'live',
+  governance: 'live', // read when an integration is checked, which a reload does afresh
   shutdownGraceSeconds: 'live',
   logLevel: 'live',
   debugLog: 'live',

@@ -1,4 +1,5 @@
 import type { FerryConfig, Integration } from '../config/model.js';
+import { agreementHold } from './agreements.js';
 
 /**
  * Governance holds: reasons a scheduled run must not send anything today even though nothing is wrong with the data
@@ -8,7 +9,7 @@ import type { FerryConfig, Integration } from '../config/model.js';
  */
 export type HoldCheck = (integration: Integration, config: FerryConfig, at: Date) => string | null;
 
-const CHECKS: HoldCheck[] = [];
+const CHECKS: HoldCheck[] = [agreementHold];
 
 /** The first governance reason to hold this integration's run for the slot `at`, or null. */
 export function holdReason(integration: Integration, config: FerryConfig, at: Date): string | null {

@@ -12,7 +12,12 @@ export function agreementsFor(integrations: readonly unknown[], districtId = 'te
     const vendor = i && typeof i === 'object' ? (i as { inventory?: { vendor?: unknown } }).inventory?.vendor : undefined;
     if (typeof vendor === 'string') vendors.add(vendor);
   }
-  return [...vendors].map((vendor, n) => ({
+  return agreementsWith([...vendors], districtId);
+}
+
+/** The same, for the vendors named. */
+export function agreementsWith(vendors: readonly string[], districtId = 'test'): Record<string, unknown>[] {
+  return vendors.map((vendor, n) => ({
     id: `${districtId}-agreement-${n + 1}`.slice(0, 63),
     vendor,
     title: `${vendor} test agreement`,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'winston';
@@ -8,7 +9,8 @@ import type { RunRecord, RunStore } from '../store/run-store.js';
 import { alertMails, webhookText } from './batch.js';
 import { DIGEST_PERIOD_MS, digestMails, nextDigestAt } from './digest.js';
 import { sendMails } from './email.js';
-import { runAlert, storeRecoveredAlert, storeUnreachableAlert, type Alert } from './messages.js';
+import { agreementState, agreementUses, EXPIRY_ALERT_DAYS } from '../governance/agreements.js';
+import { agreementAlert, runAlert, storeRecoveredAlert, storeUnreachableAlert, type Alert } from './messages.js';
 import { postWebhook } from './webhook.js';
 import { overdueReviews } from '../governance/reviews.js';
 import type { ReviewRecord } from '../store/run-store.js';
@@ -41,6 +43,11 @@ export interface Alerter {
   idle(): Promise<void>;
   /** When the digest timer will next send; null when there is no digest (off, no email, not started, stopped). */
   nextDigestAt(): Date | null;
+  /**
+   * Raise an `agreement` alert for each agreement in use that is now within 60, 30 or 7 days of its expiry, once per
+   * threshold across every daemon sharing the store. Runs at start and hourly; never throws.
+   */
+  checkAgreements(): Promise<void>;
 }
 
 /**
@@ -177,6 +184,42 @@ export function createAlerter(deps: AlerterDeps): Alerter {
       })(),
     );
 
+  const checkAgreements = (): Promise<void> =>
+    track(
+      (async () => {
+        const cfg = config();
+        if (!cfg.alerts || !wants('agreement')) return;
+        const now = clock.now();
+        for (const use of agreementUses(cfg)) {
+          const state = agreementState(use, now);
+          // Unused and expired agreements put no delivery at stake (an expired one holds its runs, which alert).
+          if (state.kind !== 'expiring' && state.kind !== 'active') continue;
+          const threshold = [...EXPIRY_ALERT_DAYS].reverse().find((d) => state.daysLeft <= d);
+          if (threshold === undefined) continue;
+          const a = use.agreement;
+          // The claim's name fits the store's 64 characters; its slot is the expiry, so a renewal alerts afresh.
+          const name = `agreement-${threshold}:${createHash('sha256').update(`${a.districtId}/${a.id}`).digest('hex').slice(0, 40)}`;
+          try {
+            if (!(await store.claimOnce(name, new Date(`${a.expires}T00:00:00Z`), `${os.hostname()}:${process.pid}`))) continue;
+          } catch (err) {
+            logger.warn('agreement alert not checked: the run store cannot be written', { agreement: a.id, district: a.districtId, error: (err as Error).message });
+            continue;
+          }
+          logger.info('agreement expiring', { agreement: a.id, district: a.districtId, vendor: a.vendor, expires: a.expires, daysLeft: state.daysLeft, threshold });
+          raise(agreementAlert(use, state.daysLeft, cfg));
+        }
+      })(),
+    );
+
+  let agreementTimer: NodeJS.Timeout | undefined;
+  const armAgreements = () => {
+    agreementTimer = setTimeout(() => {
+      void checkAgreements();
+      armAgreements();
+    }, MAX_TIMER_MS);
+    agreementTimer.unref();
+  };
+
   const armDigest = (after: Date) => {
     armedFor = digestTiming();
     const alerts = config().alerts;
@@ -241,6 +284,8 @@ export function createAlerter(deps: AlerterDeps): Alerter {
         }),
       );
       armDigest(clock.now());
+      void checkAgreements();
+      armAgreements();
     },
     refresh() {
       if (!started || stopping) return;
@@ -254,6 +299,7 @@ export function createAlerter(deps: AlerterDeps): Alerter {
       stopping ??= (async () => {
         for (const off of unsubscribe.splice(0)) off();
         disarmDigest();
+        if (agreementTimer) clearTimeout(agreementTimer);
         await idle();
       })();
       return stopping;
@@ -261,5 +307,6 @@ export function createAlerter(deps: AlerterDeps): Alerter {
     sendDigest,
     idle,
     nextDigestAt: () => digestDue,
+    checkAgreements,
   };
 }

@@ -1,5 +1,6 @@
 import type { FerryConfig } from '../config/model.js';
 import type { OverdueReview } from '../governance/reviews.js';
+import { agreementState, agreementUses } from '../governance/agreements.js';
 import { compileSchedule, nextSlots } from '../scheduler/slots.js';
 import type { RunRecord, RunStatus } from '../store/run-record.js';
 import type { AlertMail } from './batch.js';
@@ -51,17 +52,19 @@ export function digestMails(input: DigestInput, always: readonly string[]): Aler
   let active = 0;
   for (const [districtId, list] of byDistrict) {
     const reviews = overdue.filter((o) => o.districtId === districtId);
-    if (list.length === 0 && reviews.length === 0) {
+    const agreements = agreementLines(config, districtId, end);
+    if (list.length === 0 && reviews.length === 0 && agreements.length === 0) {
       // Only districts that have integrations are worth naming as quiet.
       if ([...config.integrations.values()].some((i) => i.district.id === districtId)) quiet.push(`${districtName(config, districtId)} (${districtId})`);
       continue;
     }
     const name = districtName(config, districtId);
     if (list.length > 0) active++;
-    const section = districtSection(name, districtId, list, period, config, reviews);
+    const section = [districtSection(name, districtId, list, period, config, reviews), ...(agreements.length ? ['Agreements:', ...agreements.map((l) => `  ${l}`)] : [])].join('\n');
     sections.push(section);
     const to = recipientsOf([config.districts.get(districtId)?.contact]);
-    if (to.length > 0) mails.push({ to, subject: `[Ferry] digest ${day}, ${name}: ${summary(list)}${reviewsSummary(reviews)}`, text: `${section}\n\n${FOOTER}` });
+    const agreementNote = agreements.length ? `, ${agreements.length} agreement${agreements.length === 1 ? '' : 's'} to renew` : '';
+    if (to.length > 0) mails.push({ to, subject: `[Ferry] digest ${day}, ${name}: ${summary(list)}${reviewsSummary(reviews)}${agreementNote}`, text: `${section}\n\n${FOOTER}` });
   }
   const desk = recipientsOf(always);
   if (desk.length > 0) {
@@ -75,6 +78,19 @@ export function digestMails(input: DigestInput, always: readonly string[]): Aler
 }
 
 const FOOTER = 'Ferry sends this digest once a day. `ferry history` lists every run; `ferry logs <run-id>` shows one.\n';
+
+/** The district's agreements in use that expire within 60 days or have expired, one line each. */
+function agreementLines(config: FerryConfig, districtId: string, end: Date): string[] {
+  const lines: string[] = [];
+  for (const use of agreementUses(config, districtId)) {
+    const a = use.agreement;
+    const state = agreementState(use, end);
+    const ids = use.integrations.map((i) => i.id).join(', ');
+    if (state.kind === 'expired' && ids) lines.push(`${a.id} with ${a.vendor} expired on ${a.expires}: scheduled runs of ${ids} are held`);
+    else if (state.kind === 'expiring') lines.push(`${a.id} with ${a.vendor} expires on ${a.expires}, in ${state.daysLeft} day${state.daysLeft === 1 ? '' : 's'} (used by ${ids})`);
+  }
+  return lines;
+}
 
 function districtSection(name: string, districtId: string, runs: readonly RunRecord[], period: string, config: FerryConfig, reviews: readonly OverdueReview[]): string {
   const lines = runs.length === 0 ? [`${name} (${districtId}): no runs finished in ${period}.`] : [`${name} (${districtId}): ${runs.length} run${runs.length === 1 ? '' : 's'} finished in ${period}.`, `By status: ${counts(runs)}.`];

@@ -1,4 +1,5 @@
 import type { FerryConfig } from '../config/model.js';
+import type { AgreementUse } from '../governance/agreements.js';
 import type { AlertsConfig } from '../config/schema.js';
 import { wallClockOf } from '../scheduler/slots.js';
 import type { RunRecord, RunStatus } from '../store/run-record.js';
@@ -15,7 +16,7 @@ export interface Alert {
   readonly kind: AlertKind;
   /** The district whose contact is told; null for the daemon's own troubles (the store), which go to `email.to` only. */
   readonly districtId: string | null;
-  /** Short label for subjects and summaries: the run's status, or "store unreachable" / "store recovered". */
+  /** Short label for subjects and summaries: the run's status, "store unreachable" / "store recovered", "agreement expiring". */
   readonly label: string;
   /** The email subject when this alert is sent alone. */
   readonly subject: string;
@@ -124,5 +125,30 @@ export function storeRecoveredAlert(event: { since: Date; at: Date }, host: stri
     subject: `[Ferry] store recovered on ${host}`,
     line: sentence,
     body: `${sentence}\nSlots missed meanwhile are handled by each integration's misfire policy and show up as their own alerts.\n`,
+  };
+}
+
+/** An agreement `days` days from expiry (one of EXPIRY_ALERT_DAYS): told to its district's contact and `email.to`. */
+export function agreementAlert(use: AgreementUse, days: number, config: FerryConfig): Alert {
+  const a = use.agreement;
+  const district = districtName(config, a.districtId);
+  const ids = use.integrations.map((i) => i.id);
+  const uses = ids.length ? `Integrations sending under it: ${ids.join(', ')}.` : 'No integration sends under it.';
+  const sentence = `Agreement ${a.id} ("${a.title}") of ${district} (${a.districtId}) with ${a.vendor} expires on ${a.expires}, in ${days} day${days === 1 ? '' : 's'}.`;
+  return {
+    kind: 'agreement',
+    districtId: a.districtId,
+    label: 'agreement expiring',
+    subject: `[Ferry] agreement expiring in ${days} days: ${a.vendor} (${district})`,
+    line: `Ferry agreement: ${a.id} with ${a.vendor} (${district}) expires on ${a.expires}, in ${days} days${ids.length ? `; used by ${ids.join(', ')}` : ''}`,
+    body: [
+      sentence,
+      uses,
+      `Once it has expired, scheduled runs of these integrations are held and manual runs need --force --reason. When it is renewed, update expires: in ${config.districts.get(a.districtId)?.file ?? 'the district file'} and run ferry reload.`,
+      `At the end of the agreement the data is to be ${a.dataAtEnd.action}: ${a.dataAtEnd.text}`,
+      '',
+      'To look further: ferry agreements --district ' + a.districtId,
+      '',
+    ].join('\n'),
   };
 }

@@ -9,6 +9,7 @@ import { cmdHistory, cmdLogs } from './commands/history-commands.js';
 import { cmdRelease } from './commands/release-commands.js';
 import { cmdReviewConfirm, cmdReviewDue, DEFAULT_REVIEW_WINDOW_DAYS } from './commands/review-commands.js';
 import { cmdPreview, cmdRun } from './commands/run-commands.js';
+import { cmdAgreements } from './commands/agreements-command.js';
 import { cmdCheckFile } from './commands/check-file.js';
 import { cmdAudit, cmdAuditVerify } from './commands/audit-commands.js';
 import { cmdTestConnection } from './commands/source-commands.js';
@@ -102,6 +103,14 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option('--json', 'JSON output')
     .action(async (id: string | undefined, o, cmd: Command) => {
       code = await cmdFields(id, { ...g(cmd), ...o }, io);
+    });
+  program
+    .command('agreements')
+    .description("every district's agreements with vendors: state (active, expiring, expired, unused) and the integrations using each")
+    .option('--district <id>', 'one district only')
+    .option('--json', 'JSON output')
+    .action(async (o, cmd: Command) => {
+      code = await cmdAgreements({ ...g(cmd), ...o }, io);
     });
   program.command('logs <run-id>').description("a run's log lines").option('--json', 'JSON output').action(async (id: string, o, cmd: Command) => {
     code = await cmdLogs(id, { ...g(cmd), ...o }, io);

@@ -1,12 +1,13 @@
 import type { Integration } from '../config/model.js';
 import { FILTER_BINDS, resolveIntegrationParams, type ResolvedParams } from '../config/params.js';
 import { STANDARD_FILTERS } from '../config/schema.js';
+import { expiredAgreement, expiredSentence } from '../governance/agreements.js';
 import type { Runtime } from '../runtime/runtime.js';
 
 /**
  * What a `ferry run` would change about the scope the district agreed to, each as one clause: a parameter the
  * integration's config fixes, given another value, or a run of an integration that is disabled (in config, or by
- * `ferry disable`). Empty when the run stays within the config. The standard filters an extract supports (grades,
+ * `ferry disable`), or a run under an agreement that has expired. Empty when the run stays within the config. The standard filters an extract supports (grades,
  * buildings, activeOnly, asOf, schoolYear) are fixed even where the config leaves them to their defaults: `activeOnly`
  * unset means active students only, and widening that is a scope change all the same. A value the parameter rules
  * reject is left to the run, which records the failure.
@@ -17,6 +18,8 @@ export async function runScopeChanges(rt: Pick<Runtime, 'store' | 'clock'>, inte
   if (!(state?.enabled ?? integration.enabled)) {
     clauses.push(`${integration.id} is disabled (${state ? `by ${state.changedBy}${state.reason ? `: ${state.reason}` : ''}` : 'enabled: false in its config'})`);
   }
+  const expired = expiredAgreement(integration, rt.clock.now());
+  if (expired) clauses.push(expiredSentence(expired));
   return clauses;
 }
 

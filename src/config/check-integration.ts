@@ -3,9 +3,10 @@ import { checkTemplate } from '../delivery/remote-path.js';
 import { renderRunPath } from '../pipeline/run-paths.js';
 import { specForFile } from '../formats/oneroster/spec.js';
 import { CLEVER_FILE_NAMES, cleverSpecForFile } from '../formats/clever/spec.js';
-import type { ColumnDef, District, Extract, Integration, IntegrationBundle, NamedDestination, NamedSource, SafetyGate } from './model.js';
+import type { Agreement, ColumnDef, District, Extract, Integration, IntegrationBundle, NamedDestination, NamedSource, SafetyGate } from './model.js';
 import { resolveIntegrationParams } from './params.js';
-import { type BundleInput, integrationSchema, type IntegrationInput } from './schema.js';
+import { uncoveredColumns } from '../governance/agreements.js';
+import { type BundleInput, type GovernanceConfig, integrationSchema, type IntegrationInput } from './schema.js';
 import { parsePartial, type AddProblem } from './yaml-file.js';
 
 /** What an integration is checked against: the parts of the config that parsed, and the names that were written. */
@@ -23,6 +24,10 @@ export interface IntegrationContext {
   /** Integrations already checked, by id, with their file: a second one of the same id is a problem. */
   seen: Map<string, string>;
   now: Date;
+  /** ferry.yaml's `governance:`; absent (callers that check one integration alone): a missing agreement is an error. */
+  governance?: GovernanceConfig | undefined;
+  /** Where a relaxed missing agreement is reported; absent: nowhere. */
+  warn?: AddProblem | undefined;
 }
 
 /**
@@ -110,6 +115,14 @@ export function checkIntegration(raw: unknown, index: number, ctx: IntegrationCo
     }
   }
   const narrowed = extract ? (bundle ? { extract, withheld: Object.freeze([]) } : narrowColumns(extract, integ.fields, add)) : undefined;
+  const agreement = integ.inventory ? checkAgreement(integ.id ?? `#${index}`, integ.inventory.vendor, integ.agreement, ctx, add, (field, message) => ctx.warn?.(ctx.file, `${prefix}.${field}`, message)) : undefined;
+  if (agreement && narrowed) {
+    // What is sent: every bundle file's columns, or the extract's as `fields:` narrowed them (withheld ones never leave).
+    const sent = bundle ? bundle.files.map((f) => ({ file: f.name, columns: f.extract.columns })) : [{ columns: narrowed.extract.columns }];
+    for (const u of uncoveredColumns(agreement, sent)) {
+      add(u.file ? `bundle.files.${u.file}` : 'fields', `integration ${integ.id} sends column ${u.column}${u.file ? ` of ${u.file}` : ''} (data element ${u.element}), which agreement ${agreement.id} with ${agreement.vendor} does not cover; add the element to the agreement's covers once it is signed for, or leave the column out with fields:`);
+    }
+  }
   if (!ok || !parsed.ok || !extract || !narrowed || !source || !destination) return undefined;
   const i = integ as Required<typeof integ>;
   return Object.freeze({
@@ -133,8 +146,43 @@ export function checkIntegration(raw: unknown, index: number, ctx: IntegrationCo
     timeoutMs: Math.round(i.timeoutMinutes * 60_000),
     blackouts: Object.freeze([...district.blackouts, ...i.blackouts.map((b) => Object.freeze({ ...b }))]),
     inventory: Object.freeze({ ...i.inventory }),
+    agreement,
     file: ctx.shownFile,
   });
+}
+
+/**
+ * The district's agreement an integration sends under: the one `agreement:` names (its vendor must be the
+ * integration's), else the district's only agreement with the vendor. No agreement with the vendor is a problem, or
+ * a warning where ferry.yaml's `governance:` relaxes it for this vendor.
+ */
+function checkAgreement(
+  id: string,
+  vendor: string,
+  named: string | undefined,
+  ctx: IntegrationContext,
+  add: (field: string, message: string) => void,
+  warn: (field: string, message: string) => void,
+): Agreement | undefined {
+  const all = ctx.district.agreements ?? [];
+  if (named !== undefined) {
+    const a = all.find((x) => x.id === named);
+    if (!a) add('agreement', `unknown agreement "${named}" (${ctx.district.id} has ${all.map((x) => x.id).join(', ') || 'no agreements'})`);
+    else if (a.vendor !== vendor) add('agreement', `agreement ${a.id} is with ${a.vendor}, but the integration's inventory.vendor is ${vendor}`);
+    return a?.vendor === vendor ? a : undefined;
+  }
+  const withVendor = all.filter((a) => a.vendor === vendor);
+  if (withVendor.length > 1) {
+    add('agreement', `district ${ctx.district.id} has ${withVendor.length} agreements with ${vendor} (${withVendor.map((a) => a.id).join(', ')}); name the one this integration sends under with agreement:`);
+    return undefined;
+  }
+  if (withVendor.length === 1) return withVendor[0];
+  const message = `integration ${id} sends to ${vendor}, but district ${ctx.district.id} has no agreement with ${vendor}; add it under agreements: in ${ctx.shownFile}`;
+  const g = ctx.governance;
+  const relaxed = g?.missingAgreement === 'warn' && (g.outsidePart121 === undefined || g.outsidePart121.includes(vendor));
+  if (relaxed) warn('inventory.vendor', `${message} (allowed by governance.missingAgreement: warn)`);
+  else add('inventory.vendor', message);
+  return undefined;
 }
 
 /**

@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { FerryError } from '../core/errors.js';
 import { checkEnvironment } from './check-environment.js';
 import { checkIntegration } from './check-integration.js';
-import type { ConfigProblem, DemoConfig, District, FerryConfig, Integration, NamedDestination, NamedSource } from './model.js';
+import type { Agreement, ConfigProblem, DemoConfig, District, FerryConfig, Integration, NamedDestination, NamedSource } from './model.js';
 import { loadExtracts } from './load-extracts.js';
-import { destinationSchema, districtSchema, type FerryFile, ferryFileSchema, gradeBandSchema, slug, sourceSchema } from './schema.js';
+import { DATA_ELEMENTS, dataElement, suggestElements } from '../governance/elements.js';
+import { agreementSchema, destinationSchema, districtSchema, type FerryFile, ferryFileSchema, gradeBandSchema, slug, sourceSchema } from './schema.js';
 import { displayPath, parsePartial, parseWith, readYaml, type AddProblem } from './yaml-file.js';
 
 export class ConfigError extends FerryError {
@@ -49,6 +50,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date(), opts: L
   const warnings: ConfigProblem[] = [];
   const rel = displayPath;
   const add = (file: string, field: string, message: string) => problems.push({ file: rel(file), field, message });
+  const warn = (file: string, field: string, message: string) => warnings.push({ file: rel(file), field, message });
 
   const mainFile = path.join(dir, 'ferry.yaml');
   const mainRaw = readYaml(mainFile, add);
@@ -102,7 +104,7 @@ export function tryLoadConfig(configDir: string, now: Date = new Date(), opts: L
     (list?.integrations ?? []).forEach((rawInt, i) => {
       const grades = rawInt && typeof rawInt === 'object' ? (rawInt as { params?: { grades?: unknown } }).params?.grades : undefined;
       if (typeof grades === 'string') used.add(grades.trim().toLowerCase());
-      const built = checkIntegration(rawInt, i, { file, shownFile: rel(file), district, extracts, sources, destinations, sourceNames, destinationNames, seen, now }, add);
+      const built = checkIntegration(rawInt, i, { file, shownFile: rel(file), district, extracts, sources, destinations, sourceNames, destinationNames, seen, now, governance: main.governance, warn }, add);
       if (built) integrations.set(built.id, built);
     });
   }
@@ -187,7 +189,7 @@ function districtsByDestination(docs: readonly unknown[]): Map<string, Set<strin
 }
 
 /** The top level of a district file; the district block and each integration are parsed on their own. */
-const districtIntegrations = z.strictObject({ district: z.unknown(), integrations: z.array(z.unknown()).default([]) });
+const districtIntegrations = z.strictObject({ district: z.unknown(), agreements: z.array(z.unknown()).default([]), integrations: z.array(z.unknown()).default([]) });
 
 /**
  * A district file's `district:` block. A block with problems still yields a district (its id as written, the grade
@@ -206,10 +208,45 @@ function checkDistrictBlock(raw: unknown, file: string, districts: Map<string, D
     contact: data.contact,
     gradeBands: Object.freeze({ ...bands }),
     blackouts: Object.freeze((data.blackouts ?? []).map((b) => Object.freeze({ ...b }))),
+    agreements: checkAgreements(raw, file, id, add),
     file: displayPath(file),
   });
   const first = districts.get(id);
   if (first) add(file, 'district.id', `district ${id} is already defined in ${first.file}`);
   else if (data.id !== undefined) districts.set(id, district);
   return district;
+}
+
+const CATEGORIES: ReadonlySet<string> = new Set([...DATA_ELEMENTS.values()].map((e) => e.category));
+
+/**
+ * A district file's `agreements:` list (beside `district:` and `integrations:`): each entry parsed on its own, its
+ * `covers` tags known elements or categories, its id unique in the file. An agreement with a problem is left out (and
+ * the problem reported), so its integrations are checked as having none.
+ */
+function checkAgreements(raw: unknown, file: string, districtId: string, add: AddProblem): readonly Agreement[] {
+  const list = raw && typeof raw === 'object' ? (raw as Record<string, unknown>)['agreements'] : undefined;
+  if (!Array.isArray(list)) return Object.freeze([]);
+  const out: Agreement[] = [];
+  const ids = new Set<string>();
+  list.forEach((entry, k) => {
+    const idHint = entry && typeof entry === 'object' && 'id' in entry ? ` (${String((entry as { id: unknown }).id)})` : '';
+    const prefix = `agreements[${k}]${idHint}`;
+    const parsed = parseWith(agreementSchema, entry, file, prefix, add);
+    if (!parsed) return;
+    let ok = true;
+    parsed.covers.forEach((tag, t) => {
+      if (dataElement(tag) || CATEGORIES.has(tag)) return;
+      const close = suggestElements(tag);
+      add(file, `${prefix}.covers[${t}]`, `unknown data element "${tag}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}; see src/governance/elements.ts`);
+      ok = false;
+    });
+    if (ids.has(parsed.id)) {
+      add(file, `${prefix}.id`, `agreement ${parsed.id} is listed twice`);
+      ok = false;
+    }
+    ids.add(parsed.id);
+    if (ok) out.push(Object.freeze({ ...parsed, covers: Object.freeze([...parsed.covers]), dataAtEnd: Object.freeze({ ...parsed.dataAtEnd }), districtId }));
+  });
+  return Object.freeze(out);
 }

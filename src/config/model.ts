@@ -1,7 +1,7 @@
-import type { AlertsConfig, ColumnType, DestinationConfig, FerryFile, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
+import type { AgreementInput, AlertsConfig, GovernanceConfig, ColumnType, DestinationConfig, FormatOptions, ParamDecl, SecretRef, SourceConfig, StandardFilter } from './schema.js';
 
 /** ferry.yaml `governance:` (center-wide). */
-export type GovernanceSettings = Readonly<FerryFile['governance']>;
+export type GovernanceSettings = Readonly<GovernanceConfig>;
 
 /** The resolved, frozen configuration. Only the loader builds these; the rest of Ferry trusts them. */
 
@@ -40,8 +40,20 @@ export interface District {
   readonly contact?: string | undefined;
   readonly gradeBands: Readonly<Record<string, string>>;
   readonly blackouts: readonly Blackout[];
+  /** The district's agreements with vendors (`agreements:` in its file). */
+  readonly agreements?: readonly Agreement[] | undefined;
   readonly file: string;
 }
+
+/**
+ * A signed agreement (see agreementSchema): dates are YYYY-MM-DD and inclusive, so it is in force through `expires`.
+ * `covers` holds element tags or whole categories, every one known.
+ */
+export type Agreement = Readonly<Omit<AgreementInput, 'covers' | 'dataAtEnd'>> & {
+  readonly covers: readonly string[];
+  readonly dataAtEnd: Readonly<AgreementInput['dataAtEnd']>;
+  readonly districtId: string;
+};
 
 /** Inclusive dates (YYYY-MM-DD) in the integration's time zone. */
 export interface Blackout {
@@ -113,6 +125,8 @@ export interface Integration {
   /** The integration's own blackouts and its district's. */
   readonly blackouts: readonly Blackout[];
   readonly inventory: Inventory;
+  /** The district's agreement this integration sends under (by `agreement:`, or the one with its vendor). */
+  readonly agreement?: Agreement | undefined;
   readonly file: string;
 }
 

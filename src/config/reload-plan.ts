@@ -25,7 +25,7 @@ const RULES: Rules = {
   scheduler: { leaseSeconds: 'restart', heartbeatSeconds: 'restart', pollSeconds: 'restart', misfireWindowHours: 'restart' },
   http: { host: 'restart', port: 'restart' },
   alerts: 'live',
-  governance: 'live', // the hold check reads it at each scheduled run
+  governance: 'live', // read at each check and each scheduled run's hold check, which follow the config in force
   shutdownGraceSeconds: 'live',
   logLevel: 'live',
   debugLog: 'live',

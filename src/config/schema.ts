@@ -162,9 +162,9 @@ export const destinationSchema = z.discriminatedUnion('kind', [sftpDestinationSc
 });
 export type DestinationConfig = z.infer<typeof destinationSchema>;
 
-const ALERT_EVENTS = ['failed', 'held', 'missed', 'store'] as const;
+const ALERT_EVENTS = ['failed', 'held', 'missed', 'store', 'agreement'] as const;
 export const alertsSchema = z.strictObject({
-  /** Which events alert: a failed or held run, a missed slot, a daemon that cannot reach its store. */
+  /** Which events alert: a failed or held run, a missed slot, a daemon that cannot reach its store, an agreement 60/30/7 days before it expires. */
   on: z.array(z.enum(ALERT_EVENTS)).default([...ALERT_EVENTS]),
   /** A Slack- or Teams-compatible incoming webhook: POST {"text": …} (Teams also reads `text`). */
   webhook: z.strictObject({ url: secretRef, timeoutSeconds: positiveInt.default(10) }).optional(),
@@ -194,6 +194,28 @@ export const blackoutSchema = z
   .strictObject({ from: z.iso.date('must be a date like 2027-07-01'), to: z.iso.date('must be a date like 2027-08-15'), reason: z.string().min(1) })
   .refine((b) => b.from <= b.to, { message: 'from must not be after to', path: ['to'] });
 export type BlackoutInput = z.infer<typeof blackoutSchema>;
+
+/**
+ * Center-wide governance settings. An integration to a vendor its district has no agreement with is refused
+ * (`missingAgreement: error`); `warn` relaxes that to a warning, for every vendor or, with `outsidePart121`, only for
+ * the vendors named there (the district's own systems, which are not third-party contractors under Part 121).
+ */
+/** Center-wide governance settings (README "Agreements", "Yearly review", "Who was in a file"). */
+export const governanceSchema = z
+  .strictObject({
+    /** An integration to a vendor with no agreement: refused (error), or a warning (for vendors outside Part 121). */
+    missingAgreement: z.enum(['error', 'warn']).default('error'),
+    /** With missingAgreement: warn, only these vendors are relaxed (all when left out). */
+    outsidePart121: z.array(z.string().min(1)).optional(),
+    /** Hold scheduled runs of integrations whose yearly review is overdue. */
+    holdOverdueReviews: z.boolean().default(false),
+    /** The key of the person digests (who was in each delivered file, never the values); without it none are kept. */
+    personKeySecret: secretRef.optional(),
+    /** How long person digests are kept. */
+    digestDays: positiveInt.default(400),
+  })
+  .default({ missingAgreement: 'error', holdOverdueReviews: false, digestDays: 400 });
+export type GovernanceConfig = z.infer<typeof governanceSchema>;
 
 export const ferryFileSchema = z.strictObject({
   /** Where the run store, spool and logs live; relative paths are relative to the config folder. */
@@ -227,17 +249,7 @@ export const ferryFileSchema = z.strictObject({
     .union([z.literal(false), z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9750) })])
     .default({ host: '127.0.0.1', port: 9750 }),
   alerts: alertsSchema.optional(),
-  /** Center-wide governance settings (README "Yearly review", "Who was in a file"). */
-  governance: z
-    .strictObject({
-      /** Hold scheduled runs of integrations whose yearly review is overdue. */
-      holdOverdueReviews: z.boolean().default(false),
-      /** The key of the person digests (who was in each delivered file, never the values); without it none are kept. */
-      personKeySecret: secretRef.optional(),
-      /** How long person digests are kept. */
-      digestDays: positiveInt.default(400),
-    })
-    .default({ holdOverdueReviews: false, digestDays: 400 }),
+  governance: governanceSchema,
   shutdownGraceSeconds: z.number().int().min(0).default(30),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** Keep drivers' own error text (which may quote student data) in <dataDir>/logs/driver-debug.log (0600); off by default. */
@@ -357,6 +369,8 @@ export const integrationSchema = z.strictObject({
   blackouts: z.array(blackoutSchema).default([]),
   /** The columns the vendor's data privacy agreement allows, by declared name; the rest are never shipped. */
   fields: z.array(z.string().min(1)).min(1, 'must list at least one field (leave fields out to send every declared column)').optional(),
+  /** The id of the district's agreement this integration sends under; needed only when the vendor has several. */
+  agreement: slug.optional(),
   inventory: z.strictObject({
     vendor: z.string().min(1),
     contact: z.string().min(1),
@@ -371,6 +385,28 @@ export const integrationSchema = z.strictObject({
   }),
 });
 export type IntegrationInput = z.infer<typeof integrationSchema>;
+
+/**
+ * A district's signed agreement with a vendor (NDPA, or the contract carrying New York's Part 121 supplemental
+ * information), listed under `agreements:` beside `district:` in the district file. `covers` names NDPA Schedule of
+ * Data tags or whole categories (src/governance/elements.ts); it is checked against the elements in the loader.
+ */
+export const agreementSchema = z
+  .strictObject({
+    id: slug,
+    vendor: z.string().min(1),
+    title: z.string().min(1),
+    signed: z.iso.date('must be a date like 2026-08-20'),
+    expires: z.iso.date('must be a date like 2027-06-30'),
+    covers: z.array(z.string().min(1)).min(1, 'must list at least one data element or category'),
+    purpose: z.string().min(1),
+    /** Where the district publishes the contract's Part 121 supplemental information. */
+    supplementalUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL where the supplemental information is published' }),
+    /** What happens to the data when the agreement ends. */
+    dataAtEnd: z.strictObject({ action: z.enum(['returned', 'deleted', 'transferred']), text: z.string().min(1) }),
+  })
+  .refine((a) => a.signed <= a.expires, { message: 'must not be before signed', path: ['expires'] });
+export type AgreementInput = z.infer<typeof agreementSchema>;
 
 export const districtSchema = z.strictObject({
   id: slug,

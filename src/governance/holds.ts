@@ -1,6 +1,7 @@
 import type { FerryConfig, Integration } from '../config/model.js';
 import type { RunStore } from '../store/run-store.js';
 import { overdueReviewHold } from './reviews.js';
+import { agreementHold } from './agreements.js';
 
 /**
  * Governance holds: reasons a scheduled run must not send anything today even though nothing is wrong with the data
@@ -11,7 +12,7 @@ import { overdueReviewHold } from './reviews.js';
  */
 export type HoldCheck = (integration: Integration, config: FerryConfig, at: Date, store: RunStore) => string | null | Promise<string | null>;
 
-const CHECKS: HoldCheck[] = [overdueReviewHold];
+const CHECKS: HoldCheck[] = [agreementHold, overdueReviewHold];
 
 /** The first governance reason to hold this integration's run for the slot `at`, or null. */
 export async function holdReason(integration: Integration, config: FerryConfig, at: Date, store: RunStore): Promise<string | null> {

@@ -7,6 +7,7 @@ import type { Destination } from '../core/destination.js';
 import { FerryError, toFerryError } from '../core/errors.js';
 import type { FerryConfig, Integration } from '../config/model.js';
 import { sha256OfFile } from './delta-baseline.js';
+import { expiredAgreement, expiredSentence } from '../governance/agreements.js';
 import { describeSetFiles, keepBaseline, setSha256 } from './execute-bundle.js';
 import { deliverOrHold } from './deliver.js';
 import { renderRunPath } from './run-paths.js';
@@ -52,6 +53,10 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
   }
   const integration = config.integrations.get(run.integrationId);
   if (!integration) throw new FerryError('config', `run ${runId} belongs to integration ${run.integrationId}, which is no longer in the configuration`, { integration: run.integrationId, field: 'integration' });
+  // Governance holds a scheduled run before it reads anything (governance/holds.ts): no file was ever written.
+  if (run.sha256 === null && !run.spoolPath) {
+    throw new FerryError('params', `run ${runId} of ${run.integrationId} was held before it read or wrote anything (${run.holdReason ?? 'no reason recorded'}), so there is nothing to release`, { integration: run.integrationId, field: 'run-id' });
+  }
   const file = run.spoolPath;
   if (!file || !fs.existsSync(file)) {
     throw new FerryError('spool', `integration ${integration.id}: the held file of run ${runId} is gone${file ? ` (${file})` : ''}; run the integration again with ferry run ${integration.id}`, {
@@ -67,7 +72,7 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
     throw new FerryError('spool', `integration ${integration.id}: the held file of run ${runId} (${file}) changed after it was written; it was not delivered`, { integration: integration.id, field: 'spool' });
   }
 
-  const forced = await releaseOverrides(store, integration, run, opts.forceReason);
+  const forced = await releaseOverrides(store, integration, run, opts.forceReason, deps.clock.now());
 
   const claimed = await store.claimRelease(runId, by, forced);
   if (!claimed) throw new FerryError('params', `run ${runId} of ${integration.id} is no longer held (another release got there first)`, { integration: integration.id, field: 'run-id' });
@@ -120,13 +125,15 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
 /**
  * What releasing this run would override, refused without `--force --reason`: the integration is disabled (in config
  * or by `ferry disable`), or a later slot has been delivered since the run was held, so its file is older than what
- * the vendor has. Null when nothing is overridden (a `--force` then records nothing).
+ * the vendor has, or the agreement it would be sent under has expired. Null when nothing is overridden (a `--force` then records nothing).
  */
-async function releaseOverrides(store: RunStore, integration: Integration, run: RunRecord, forceReason: string | undefined): Promise<Forced | null> {
+async function releaseOverrides(store: RunStore, integration: Integration, run: RunRecord, forceReason: string | undefined, now: Date): Promise<Forced | null> {
   const [states, later] = await Promise.all([store.getStates(), store.laterDelivery(integration.id, run.slotAt)]);
   const state = states.get(integration.id);
   const clauses: string[] = [];
   if (!(state?.enabled ?? integration.enabled)) clauses.push(`${integration.id} is disabled (${state ? `by ${state.changedBy}${state.reason ? `: ${state.reason}` : ''}` : 'enabled: false in its config'})`);
+  const expired = expiredAgreement(integration, now);
+  if (expired) clauses.push(expiredSentence(expired));
   if (later) clauses.push(`run ${later.id} delivered newer data for ${later.slotAt.toISOString()}, after this run's slot ${run.slotAt.toISOString()}`);
   if (clauses.length === 0) return null;
   const scope = clauses.join(', and ');

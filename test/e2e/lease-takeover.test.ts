@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E_USER, ferry, REPO, startDaemonProcess, tempDir, type DaemonProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
+import { agreementsFor } from '../helpers/agreements.js';
 
 /**
  * Issue 9, who may declare a run dead: only the lapse of its lease (or its own daemon). A daemon starting up must not
@@ -99,7 +100,7 @@ describe('leases: who may declare a run dead', () => {
       retry: { maxAttempts: 3, initialDelaySeconds: 1, maxDelaySeconds: 2 },
       inventory: { vendor: 'Test', contact: 'ops', purpose: 'lease takeover test' },
     };
-    fs.writeFileSync(path.join(dir, 'integrations', 'lease-csd.yaml'), YAML.stringify({ district: { id: 'lease-csd', name: 'Lease CSD' }, integrations: [integration] }));
+    fs.writeFileSync(path.join(dir, 'integrations', 'lease-csd.yaml'), YAML.stringify({ district: { id: 'lease-csd', name: 'Lease CSD' }, agreements: agreementsFor([integration]), integrations: [integration] }));
     return dir;
   }
 

@@ -9,6 +9,7 @@ import { ensureDemoSis } from '../../src/demo/demo-sis.js';
 import { compileSchedule, slotsBetween } from '../../src/scheduler/slots.js';
 import { startDaemonProcess, tempDir, type DaemonProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
+import { agreementsFor } from '../helpers/agreements.js';
 
 /**
  * Issue 5's acceptance test: several daemons share one PostgreSQL run store, one is killed with SIGKILL in the middle,
@@ -100,7 +101,7 @@ function writeConfig(root: string): string {
     ...Array.from({ length: FAST }, (_, i) => integration(fastId(i + 1), 'one-row', FAST_CRON)),
     ...Array.from({ length: SLOW }, (_, i) => integration(slowId(i + 1), 'slow-count', slowCron(i + 1))),
   ];
-  fs.writeFileSync(path.join(dir, 'integrations', `${DISTRICT}.yaml`), YAML.stringify({ district: { id: DISTRICT, name: 'Multi Daemon CSD' }, integrations }));
+  fs.writeFileSync(path.join(dir, 'integrations', `${DISTRICT}.yaml`), YAML.stringify({ district: { id: DISTRICT, name: 'Multi Daemon CSD' }, agreements: agreementsFor(integrations), integrations }));
   return dir;
 }
 

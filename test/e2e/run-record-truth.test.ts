@@ -9,6 +9,7 @@ import { ensureDemoSis } from '../../src/demo/demo-sis.js';
 import { compileSchedule, slotsBetween } from '../../src/scheduler/slots.js';
 import { startDaemonProcess, tempDir, type DaemonProcess } from '../helpers/cli.js';
 import { startOwnPostgres, type OwnPostgresServer } from '../helpers/postgres.js';
+import { agreementsFor } from '../helpers/agreements.js';
 
 /**
  * Issue 9's acceptance test, "the run record is the truth": whatever happens to the daemons and to their store, what
@@ -101,7 +102,7 @@ function writeConfig(root: string): string {
     retry: { maxAttempts: 5, initialDelaySeconds: 1, maxDelaySeconds: 2 },
     inventory: { vendor: 'Test', contact: 'ops', purpose: 'run record truth test' },
   }));
-  fs.writeFileSync(path.join(dir, 'integrations', `${DISTRICT}.yaml`), YAML.stringify({ district: { id: DISTRICT, name: 'Truth CSD' }, integrations }));
+  fs.writeFileSync(path.join(dir, 'integrations', `${DISTRICT}.yaml`), YAML.stringify({ district: { id: DISTRICT, name: 'Truth CSD' }, agreements: agreementsFor(integrations), integrations }));
   return dir;
 }
 

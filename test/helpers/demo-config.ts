@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { agreementsFor } from './agreements.js';
 import { freePort } from './postgres.js';
 import { REPO, tempDir } from './cli.js';
 
@@ -15,7 +16,7 @@ export interface DemoConfigDir {
  * A copy of the bundled demo configuration in a temp folder: its own data folder, its own SFTP port, and
  * one Hilltop integration with fixed parameters (so its output is the same every day).
  */
-export async function makeDemoConfigDir(opts: { cron?: string; extraFerry?: Record<string, unknown>; integrations?: Record<string, unknown>[] } = {}): Promise<DemoConfigDir> {
+export async function makeDemoConfigDir(opts: { cron?: string; extraFerry?: Record<string, unknown>; integrations?: Record<string, unknown>[]; agreements?: Record<string, unknown>[] } = {}): Promise<DemoConfigDir> {
   const root = tempDir();
   const dir = path.join(root, 'config');
   const dataDir = path.join(root, 'var');
@@ -48,9 +49,7 @@ export async function makeDemoConfigDir(opts: { cron?: string; extraFerry?: Reco
     ...opts.extraFerry,
   };
   fs.writeFileSync(path.join(dir, 'ferry.yaml'), YAML.stringify(ferryYaml));
-  const district = {
-    district: { id: 'hilltop-csd', name: 'Hilltop Central School District (DEMO)', gradeBands: { ES: 'K-5', MS: '6-8', HS: '9-12' } },
-    integrations: opts.integrations ?? [
+  const integrations = opts.integrations ?? [
       {
         id: 'hilltop-clever-students',
         extract: 'clever-students',
@@ -61,7 +60,11 @@ export async function makeDemoConfigDir(opts: { cron?: string; extraFerry?: Reco
         params: { districtId: 'hilltop-csd', asOf: '2026-11-23', schoolYear: 2027, grades: 'K-5' },
         inventory: { vendor: 'Clever', contact: 'SIS Admin', purpose: 'Rostering', ticket: 'T-1' },
       },
-    ],
+    ];
+  const district = {
+    district: { id: 'hilltop-csd', name: 'Hilltop Central School District (DEMO)', gradeBands: { ES: 'K-5', MS: '6-8', HS: '9-12' } },
+    agreements: opts.agreements ?? agreementsFor(integrations, 'hilltop-csd'),
+    integrations,
   };
   fs.writeFileSync(path.join(dir, 'integrations', 'hilltop-csd.yaml'), YAML.stringify(district));
   return { dir, dataDir, sftpRoot: path.join(dataDir, 'sftp'), port };

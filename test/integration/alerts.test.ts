@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { openRunStore, type ClaimInput, type RunOutcome, type RunRecord, type RunStore } from '../../src/store/run-store.js';
 import { makeDemoConfigDir } from '../helpers/demo-config.js';
 import { tempDir } from '../helpers/cli.js';
+import { agreementsFor } from '../helpers/agreements.js';
 
 // The secrets: a webhook token in the URL's path (as Slack and Teams do) and an SMTP password, both from the environment.
 const HOOK_TOKEN = 'T0FERRY/B0ALERTS/hook-token-5b7e1d9c';
@@ -181,7 +182,7 @@ async function writeConfig(alerts: Record<string, unknown> | null, opts: { lakes
   const integration = (id: string, districtId: string, vendor: string) => withInventory(id, districtId, vendor, opts.inventory?.[id]);
   const demo = await makeDemoConfigDir({ extraFerry: alerts ? { alerts } : {} });
   const write = (file: string, district: Record<string, unknown>, integrations: unknown[]) =>
-    fs.writeFileSync(path.join(demo.dir, 'integrations', file), YAML.stringify({ district, integrations }));
+    fs.writeFileSync(path.join(demo.dir, 'integrations', file), YAML.stringify({ district, agreements: agreementsFor(integrations, String(district['id'])), integrations }));
   write('hilltop-csd.yaml', { id: 'hilltop-csd', name: 'Hilltop Central School District', contact: 'Director of Technology <tech@hilltop.example.org>' }, [
     integration('hilltop-clever-students', 'hilltop-csd', 'Clever'),
     integration('hilltop-lunch', 'hilltop-csd', 'MealTime'),

@@ -8,6 +8,7 @@ import { ferry, REPO } from '../helpers/cli.js';
 import { demoStudents } from '../servers/demo-students.js';
 import { startFakeESchoolData, type FakeESchoolData } from '../servers/eschooldata/fake-eschooldata.js';
 import { startFakePowerSchool, type FakePowerSchool } from '../servers/powerschool/fake-powerschool.js';
+import { agreementsWith } from '../helpers/agreements.js';
 
 /**
  * Completeness through the runner: an API extract delivers every record its source counted or nothing at all, every
@@ -83,6 +84,7 @@ describe('API completeness, end to end through the runner and the CLI', () => {
       path.join(config(), 'integrations', 'hilltop.yaml'),
       YAML.stringify({
         district: { id: HILLTOP, name: 'Hilltop' },
+        agreements: agreementsWith(['FastBridge']),
         integrations: [
           integ('ps-all', 'students-basic-ps', 'ps', { activeOnly: false }),
           integ('esd-all', 'students-basic-esd', 'esd', { activeOnly: false }),

@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { openRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { ferry, REPO } from '../helpers/cli.js';
 import { startFakePowerSchool, type FakePowerSchool } from '../servers/powerschool/fake-powerschool.js';
+import { agreementsWith } from '../helpers/agreements.js';
 
 /**
  * PowerSchool as a real run would use it: config → runner → fake server → CSV → local destination → run record.
@@ -47,7 +48,7 @@ describe('PowerSchool integrations, end to end through the runner', () => {
     });
     fs.writeFileSync(
       path.join(dir, 'config/integrations/hilltop.yaml'),
-      YAML.stringify({ district: { id: 'hilltop-csd', name: 'Hilltop' }, integrations: [integ('ps-ok', 'ps'), integ('ps-bad-creds', 'ps-wrong'), integ('ps-slow', 'ps-slow')] }),
+      YAML.stringify({ district: { id: 'hilltop-csd', name: 'Hilltop' }, agreements: agreementsWith(['FastBridge']), integrations: [integ('ps-ok', 'ps'), integ('ps-bad-creds', 'ps-wrong'), integ('ps-slow', 'ps-slow')] }),
     );
     rt = await openRuntime({ configDir: path.join(dir, 'config') });
   });

@@ -13,6 +13,7 @@ import { createDestination } from '../../src/delivery/create-destination.js';
 import { ensureDemoSis } from '../../src/demo/demo-sis.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { executeRun } from '../../src/pipeline/execute-run.js';
+import { agreementsWith } from '../helpers/agreements.js';
 
 /**
  * Bad input to a bundle run (issue 4): each is one clear message that names the integration, the file and the field,
@@ -69,6 +70,7 @@ describe('bundle runs refuse bad input with one clear message and deliver nothin
       path.join(root, 'config', 'integrations', 'hilltop.yaml'),
       YAML.stringify({
         district: { id: 'hilltop-csd', name: 'Hilltop' },
+        agreements: agreementsWith(['V']),
         integrations: [
           integration('or-missing-value', { format: 'oneroster', files: { 'orgs.csv': 'oneroster-orgs', 'users.csv': 'users-no-family-name' } }, 'or/missing.zip'),
           integration('or-bad-date', { format: 'oneroster', files: { 'orgs.csv': 'oneroster-orgs', 'users.csv': 'users-ok', 'demographics.csv': 'demographics-bad-date' } }, 'or/bad-date.zip'),
@@ -161,6 +163,7 @@ describe('bundle runs refuse bad input with one clear message and deliver nothin
       path.join(dir, 'integrations', 'hilltop.yaml'),
       YAML.stringify({
         district: { id: 'hilltop-csd', name: 'Hilltop' },
+        agreements: agreementsWith(['V']),
         integrations: [
           integration('clever-wrong', { format: 'clever', files: { 'students.csv': 'users-ok', 'Teachers.csv': 'clever-schools-ok' } }, 'clever/', {}),
           integration('clever-not-folder', { format: 'clever', files: { 'schools.csv': 'clever-schools-ok' } }, 'clever/schools.csv', {}),

@@ -22,6 +22,7 @@ import { validateOneRosterFiles } from '../../src/formats/oneroster/validate.js'
 import { openRuntime } from '../../src/runtime/runtime.js';
 import { failureOf, readAll } from '../helpers/api-source.js';
 import { startFakeESchoolData, type FakeESchoolData } from '../servers/eschooldata/fake-eschooldata.js';
+import { agreementsWith } from '../helpers/agreements.js';
 
 /**
  * The eSchoolData extract library (extracts/eschooldata/*-esd), each run by the real eSchoolData source against the
@@ -282,6 +283,7 @@ describe('eSchoolData OneRoster and Clever integrations, through the runner', ()
       join(cfgDir, 'integrations', 'hilltop.yaml'),
       YAML.stringify({
         district: { id: DISTRICT, name: 'Hilltop' },
+        agreements: agreementsWith(['ClassLink', 'Clever']),
         integrations: [
           { id: 'esd-oneroster', bundle: { format: 'oneroster', mode: 'bulk', files: files('oneroster') }, remotePath: 'oneroster.zip', params: { schoolYear: 2027 }, inventory: { vendor: 'ClassLink', contact: 'SIS Admin', purpose: 'Rostering' }, ...common },
           { id: 'esd-clever', bundle: { format: 'clever', files: files('clever') }, remotePath: 'clever/', params: { schoolYear: 2027, asOf: '2026-11-23', activeOnly: true }, inventory: { vendor: 'Clever', contact: 'SIS Admin', purpose: 'Rostering' }, ...common },

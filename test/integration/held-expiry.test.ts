@@ -10,6 +10,7 @@ import { tryLoadConfig } from '../../src/config/loader.js';
 import { createLogger, RunLogCollector } from '../../src/logging/logger.js';
 import { compose } from '../../src/runtime/compose.js';
 import { openRunStore, type RunStore } from '../../src/store/run-store.js';
+import { agreementsWith } from '../helpers/agreements.js';
 
 /**
  * Held files expire: the run lifecycle (wired by the daemon's composition root) on a real SQLite store and a local
@@ -50,6 +51,7 @@ async function setUp(safety: Record<string, unknown>) {
     path.join(root, 'config', 'integrations', 'd.yaml'),
     YAML.stringify({
       district: { id: 'hilltop-csd', name: 'Hilltop' },
+      agreements: agreementsWith(['V']),
       integrations: [
         {
           id: 'roster',

@@ -15,6 +15,7 @@ import { openRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import type { LogEntry, RunRecord } from '../../src/store/run-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { agreementsWith } from '../helpers/agreements.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const ok = requireSshd();
@@ -165,6 +166,7 @@ describe.skipIf(!ok)('pipeline: real PostgreSQL source → CSV → real OpenSSH 
       join(configDir, 'integrations', 'hilltop-csd.yaml'),
       YAML.stringify({
         district: { id: 'hilltop-csd', name: 'Hilltop Central School District (TEST)', gradeBands: { ES: 'K-5' } },
+        agreements: agreementsWith(['Clever']),
         integrations: [
           clever('hilltop-clever', { remotePath: '{district}/clever/students_{date:YYYYMMDD}.csv' }),
           clever('hilltop-clever-badlogin', { source: 'sis-badlogin' }),

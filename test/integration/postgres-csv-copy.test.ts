@@ -13,6 +13,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { executeRun } from '../../src/pipeline/execute-run.js';
 import TransportStream from 'winston-transport';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
+import { agreementsWith } from '../helpers/agreements.js';
 
 /**
  * The PostgreSQL fast path (the database writes the CSV with COPY) must write exactly the bytes that Ferry's own
@@ -121,6 +122,7 @@ ORDER BY id;
       path.join(dir, 'config/integrations/d.yaml'),
       JSON.stringify({
         district: { id: 'd', name: 'D' },
+        agreements: agreementsWith(['V']),
         integrations: [{ id: 'tricky', extract: 'tricky', source: 'pg', destination: 'out', remotePath: 'x.csv', schedule: { cron: '0 1 * * *', timezone: 'UTC' }, params, format, inventory: { vendor: 'V', contact: 'C', purpose: 'P' }, ...extra }],
       }),
     );

@@ -15,6 +15,7 @@ import { compose } from '../../src/runtime/compose.js';
 import type { QueueWorker } from '../../src/scheduler/queue-worker.js';
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { openRunStore, type RunRecord, type RunStore } from '../../src/store/run-store.js';
+import { agreementsFor } from '../helpers/agreements.js';
 
 /**
  * The scheduler, run lifecycle, queue worker (wired by the daemon's own composition root) and a real SQLite run
@@ -104,7 +105,7 @@ async function harness(integration: Record<string, unknown>, start: string, extr
       ...integration,
       ...overrides,
     };
-    fs.writeFileSync(path.join(root, 'config', 'integrations', 'd.yaml'), YAML.stringify({ district: { id: 'hilltop-csd', name: 'Hilltop' }, integrations: [base] }));
+    fs.writeFileSync(path.join(root, 'config', 'integrations', 'd.yaml'), YAML.stringify({ district: { id: 'hilltop-csd', name: 'Hilltop' }, agreements: agreementsFor([base]), integrations: [base] }));
     const res = tryLoadConfig(path.join(root, 'config'), clock.now());
     if (!res.ok) throw new Error(JSON.stringify(res.problems));
     config = res.config;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { ConfigError, formatProblem, loadConfig, tryLoadConfig } from '../../src/config/loader.js';
+import { agreementsFor } from '../helpers/agreements.js';
 import type { ConfigProblem, FerryConfig } from '../../src/config/model.js';
 import { resolveIntegrationParams } from '../../src/config/params.js';
 import { renderRunPath } from '../../src/pipeline/run-paths.js';
@@ -54,7 +55,7 @@ function integration(over: Record<string, unknown> = {}): Record<string, unknown
 }
 
 function districtFile(id: string, integrations: Record<string, unknown>[]): Record<string, unknown> {
-  return { district: { id, name: `${id} CSD`, gradeBands: { ES: 'K-5', HS: '9-12' } }, integrations };
+  return { district: { id, name: `${id} CSD`, gradeBands: { ES: 'K-5', HS: '9-12' } }, agreements: agreementsFor(integrations, id), integrations };
 }
 
 const EXTRACT: Record<string, unknown> = {
@@ -466,7 +467,7 @@ describe('ferry validate: what would fail at 2 AM', () => {
   });
 
   it('an invalid grade band that no integration uses is a problem; a valid unused one a warning', () => {
-    const district = { district: { id: 'testville', name: 'Testville', gradeBands: { ES: 'K-5', MS: '8-6', HS: '9-13' } }, integrations: [integration({ params: { grades: 'ES' } })] };
+    const district = { district: { id: 'testville', name: 'Testville', gradeBands: { ES: 'K-5', MS: '8-6', HS: '9-13' } }, agreements: agreementsFor([integration()]), integrations: [integration({ params: { grades: 'ES' } })] };
     const r = check({ districts: { 'x.yaml': district } });
     expect(r.problems).toEqual([
       { file: X, field: 'district.gradeBands.MS', message: '"8-6" runs backwards' },
@@ -485,6 +486,7 @@ describe('ferry validate: what would fail at 2 AM', () => {
   it('a file with several broken parts reports every one: district block, each integration, ferry.yaml and the environment', () => {
     const broken = {
       district: { id: 'hilltop-csd', gradeBands: { ES: 'K-5', MS: '8-6' }, colour: 'blue' },
+      agreements: agreementsFor([integration()]),
       integrations: [
         integration({ id: 'hilltop-fastbridge-es', params: { districtId: 'riverbend-ufsd', grades: 'ES' }, schedule: { cron: 'nightly', timezone: 'America/New_York' } }),
         integration({ id: 'hilltop-sftp', destination: 'district-sftp', remotePath: '{district}/{foo}.csv', enabled: 'yes' }),

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { checkRequest } from '../../connectors/request-schemas.js';
 import { findPlaceholders } from '../core/named-sql.js';
+import { dataElement, suggestElements } from '../governance/elements.js';
 import type { Extract } from './model.js';
 import { bindNamesOf } from './params.js';
 import { API_SOURCE_KINDS, extractFileSchema } from './schema.js';
@@ -52,7 +53,12 @@ export function loadExtracts(extractsDir: string, add: AddProblem): Map<string, 
       meta.columns.forEach((c, i) => {
         if (seen.has(c.name)) add(metaFile, `columns[${i}].name`, `column ${c.name} is declared twice`);
         seen.add(c.name);
+        const problem = elementProblem(c.name, c.element);
+        if (problem) add(metaFile, `columns[${i}].element`, problem);
       });
+      if (meta.personKey !== undefined && !seen.has(meta.personKey)) {
+        add(metaFile, 'personKey', `names ${meta.personKey}, which is not one of the extract's columns (${[...seen].join(', ')})`);
+      }
       extracts.set(
         meta.name,
         Object.freeze({
@@ -71,4 +77,15 @@ export function loadExtracts(extractsDir: string, add: AddProblem): Map<string, 
     }
   }
   return extracts;
+}
+
+/** Every column says which data element it carries, so agreements and reports can be checked against what is sent. */
+function elementProblem(column: string, tag: string | undefined): string | undefined {
+  if (tag === undefined) {
+    return `column ${column} names no data element: add element: "<tag>" from the NDPA Schedule of Data (README, "Data elements"), e.g. "Student Identifiers/local ID" or "Not personal data/other"`;
+  }
+  if (dataElement(tag) !== undefined) return undefined;
+  const close = suggestElements(tag);
+  const hint = close.length > 0 ? `did you mean ${close.map((t) => `"${t}"`).join(', ')}?` : 'see the README\'s "Data elements" for the vocabulary';
+  return `column ${column} names "${tag}", which is not a data element of the NDPA Schedule of Data: ${hint}`;
 }

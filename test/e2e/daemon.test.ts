@@ -99,7 +99,7 @@ describe('ferry daemon shutdown with runs in progress (real PostgreSQL source)',
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(
       path.join(dir, 'extract.yaml'),
-      'name: slow-roster\ndescription: A query that takes a while.\nsource: postgres\nparams:\n  seconds: { type: integer, default: 1 }\ncolumns:\n  - { name: n, type: integer }\n',
+      'name: slow-roster\ndescription: A query that takes a while.\nsource: postgres\nparams:\n  seconds: { type: integer, default: 1 }\ncolumns:\n  - { name: n, type: integer, element: "Not personal data/other" }\n',
     );
     fs.writeFileSync(path.join(dir, 'query.sql'), 'SELECT g AS n FROM pg_sleep(:seconds), generate_series(1, 3) AS g\n');
     // A run that waits until the test lets it go: it needs a shared advisory lock the test holds exclusively.
@@ -107,7 +107,7 @@ describe('ferry daemon shutdown with runs in progress (real PostgreSQL source)',
     fs.mkdirSync(gated, { recursive: true });
     fs.writeFileSync(
       path.join(gated, 'extract.yaml'),
-      'name: gated-roster\ndescription: A query that waits for the test.\nsource: postgres\nparams:\n  lockKey: { type: integer, required: true }\ncolumns:\n  - { name: n, type: integer }\n',
+      'name: gated-roster\ndescription: A query that waits for the test.\nsource: postgres\nparams:\n  lockKey: { type: integer, required: true }\ncolumns:\n  - { name: n, type: integer, element: "Not personal data/other" }\n',
     );
     fs.writeFileSync(path.join(gated, 'query.sql'), 'SELECT g AS n FROM pg_advisory_xact_lock_shared(:lockKey) AS l, generate_series(1, 3) AS g\n');
   });

@@ -44,7 +44,7 @@ describe('leases: who may declare a run dead', () => {
     fs.mkdirSync(gated, { recursive: true });
     fs.writeFileSync(
       path.join(gated, 'extract.yaml'),
-      'name: gated-roster\ndescription: A query that waits for the test.\nsource: postgres\nparams:\n  lockKey: { type: integer, required: true }\ncolumns:\n  - { name: n, type: integer }\n',
+      'name: gated-roster\ndescription: A query that waits for the test.\nsource: postgres\nparams:\n  lockKey: { type: integer, required: true }\ncolumns:\n  - { name: n, type: integer, element: "Not personal data/other" }\n',
     );
     fs.writeFileSync(path.join(gated, 'query.sql'), 'SELECT g AS n FROM pg_advisory_xact_lock_shared(:lockKey) AS l, generate_series(1, 3) AS g\n');
   });

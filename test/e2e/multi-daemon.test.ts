@@ -62,7 +62,7 @@ function writeConfig(root: string): string {
   writeExtract(
     extractsDir,
     'one-row',
-    'name: one-row\ndescription: One row naming the district.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\ncolumns:\n  - { name: id, type: string }\n',
+    'name: one-row\ndescription: One row naming the district.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\ncolumns:\n  - { name: id, type: string, element: "Student Identifiers/local ID" }\n',
     'SELECT :districtId AS id\n',
   );
   // ~2–3 s of SQLite work in small steps: the connector yields to the event loop between batches of 2,000 rows, so a
@@ -70,7 +70,7 @@ function writeConfig(root: string): string {
   writeExtract(
     extractsDir,
     'slow-count',
-    'name: slow-count\ndescription: Counts for a few seconds.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\n  upTo: { type: integer, default: 3000000 }\ncolumns:\n  - { name: n, type: integer }\n',
+    'name: slow-count\ndescription: Counts for a few seconds.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\n  upTo: { type: integer, default: 3000000 }\ncolumns:\n  - { name: n, type: integer, element: "Not personal data/other" }\n',
     'WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < :upTo)\nSELECT n FROM c WHERE n % 10 = 0 AND :districtId IS NOT NULL\n',
   );
   const ferryYaml = {

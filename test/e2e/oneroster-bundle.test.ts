@@ -36,7 +36,7 @@ function extractsWithBadUsers(): string {
   fs.mkdirSync(bad);
   fs.writeFileSync(
     path.join(bad, 'extract.yaml'),
-    YAML.stringify({ name: 'oneroster-users-bad', description: 'users.csv with a role outside the vocabulary', source: 'sqlite', columns: USERS_HEADERS.map((name) => ({ name, type: 'string' })) }),
+    YAML.stringify({ name: 'oneroster-users-bad', description: 'users.csv with a role outside the vocabulary', source: 'sqlite', columns: USERS_HEADERS.map((name) => ({ name, type: 'string', element: 'Not personal data/other' })) }),
   );
   const values: Record<string, string> = { sourcedId: 'u1', enabledUser: 'true', orgSourcedIds: 'HES', role: 'wizard', username: 'u1', givenName: 'Zebulon', familyName: 'Secret' };
   fs.writeFileSync(path.join(bad, 'query.sql'), `SELECT ${USERS_HEADERS.map((h) => `'${values[h] ?? ''}' AS "${h}"`).join(', ')}\n`);

@@ -67,14 +67,14 @@ function writeConfig(root: string): string {
   writeExtract(
     extractsDir,
     'one-row',
-    'name: one-row\ndescription: One row naming the district, and when it was made.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\ncolumns:\n  - { name: id, type: string }\n  - { name: made_at, type: string }\n',
+    'name: one-row\ndescription: One row naming the district, and when it was made.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\ncolumns:\n  - { name: id, type: string, element: "Student Identifiers/local ID" }\n  - { name: made_at, type: string, element: "Not personal data/other" }\n',
     "SELECT :districtId AS id, strftime('%Y-%m-%dT%H:%M:%f', 'now') AS made_at\n",
   );
   // ~2–3 s of SQLite work in small steps (the connector yields between batches), so these are in flight when killed.
   writeExtract(
     extractsDir,
     'slow-count',
-    'name: slow-count\ndescription: Counts for a few seconds.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\n  upTo: { type: integer, default: 3000000 }\ncolumns:\n  - { name: n, type: integer }\n',
+    'name: slow-count\ndescription: Counts for a few seconds.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\n  upTo: { type: integer, default: 3000000 }\ncolumns:\n  - { name: n, type: integer, element: "Not personal data/other" }\n',
     'WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < :upTo)\nSELECT n FROM c WHERE n % 10 = 0 AND :districtId IS NOT NULL\n',
   );
   const ferryYaml = {

@@ -137,11 +137,21 @@ describe('field minimization (spawned CLI, demo config)', () => {
     expect(one.code).toBe(0);
     expect(one.stdout).toContain('vendor    Clever');
     expect(one.stdout).toContain('sends 3 of 11 declared fields');
-    expect(one.stdout).toMatch(/Student_id\s+string\s+SIS student id/);
+    expect(one.stdout).toMatch(/Student_id\s+string\s+Student Identifiers\/local ID\s+SIS student id/);
+    // Only what is sent: the withheld Dob's element is not listed.
+    expect(one.stdout).toContain('elements  Student Identifiers/local ID, Student Name, Enrollment/student grade level\n');
     expect(one.stdout).toContain('withheld  School_id, Student_number, State_id, Last_name, Middle_name, Gender, Dob, Student_email');
-    const json = JSON.parse((await ferry(['fields', 'narrow-clever', '--json', ...c()])).stdout) as { fields: { name: string }[]; withheld: unknown[] };
-    expect(json.fields.map((f) => f.name)).toEqual(['Student_id', 'First_name', 'Grade']);
+    const json = JSON.parse((await ferry(['fields', 'narrow-clever', '--json', ...c()])).stdout) as { fields: { name: string; element: string }[]; withheld: unknown[] };
+    expect(json.fields.map((f) => [f.name, f.element])).toEqual([
+      ['Student_id', 'Student Identifiers/local ID'],
+      ['First_name', 'Student Name'],
+      ['Grade', 'Enrollment/student grade level'],
+    ]);
     expect(json.withheld).toHaveLength(8);
+    const show = await ferry(['show', 'narrow-clever', ...c()]);
+    expect(show.stdout).toContain('  data sent    Student Identifiers/local ID, Student Name, Enrollment/student grade level\n');
+    const shown = JSON.parse((await ferry(['show', 'narrow-clever', '--json', ...c()])).stdout) as { dataElements: string[]; extract: { personKey: string } };
+    expect(shown).toMatchObject({ dataElements: ['Student Identifiers/local ID', 'Student Name', 'Enrollment/student grade level'], extract: { personKey: 'Student_id' } });
 
     const all = await ferry(['fields', ...c()]);
     expect(all.code).toBe(0);

@@ -28,7 +28,7 @@ const DEMOGRAPHICS =
 function literalExtract(dir: string, name: string, columns: readonly string[], values: Record<string, string>): void {
   const folder = path.join(dir, 'sqlite', name);
   fs.mkdirSync(folder, { recursive: true });
-  fs.writeFileSync(path.join(folder, 'extract.yaml'), YAML.stringify({ name, description: `test extract ${name}`, source: 'sqlite', columns: columns.map((c) => ({ name: c, type: 'string' })) }));
+  fs.writeFileSync(path.join(folder, 'extract.yaml'), YAML.stringify({ name, description: `test extract ${name}`, source: 'sqlite', columns: columns.map((c) => ({ name: c, type: 'string', element: 'Not personal data/other' })) }));
   fs.writeFileSync(path.join(folder, 'query.sql'), `SELECT ${columns.map((c) => `'${values[c] ?? ''}' AS "${c}"`).join(', ')}\n`);
 }
 

@@ -38,7 +38,7 @@ async function setUp(safety: Record<string, unknown>) {
   // `n` rows, so a run with a smaller n is a roster that fell.
   fs.writeFileSync(
     path.join(dir, 'extract.yaml'),
-    YAML.stringify({ name: 'counted', description: 'n rows', source: 'sqlite', params: { n: { type: 'integer', required: true } }, columns: [{ name: 'id', type: 'integer' }] }),
+    YAML.stringify({ name: 'counted', description: 'n rows', source: 'sqlite', params: { n: { type: 'integer', required: true } }, columns: [{ name: 'id', type: 'integer', element: 'Student Identifiers/local ID' }] }),
   );
   fs.writeFileSync(path.join(dir, 'query.sql'), 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < :n) SELECT x AS id FROM c\n');
   new Database(path.join(root, 'sis.sqlite')).close(); // the query needs no tables

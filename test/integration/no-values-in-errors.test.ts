@@ -106,11 +106,11 @@ describe('no value from the data in errors, logs, alerts or digests', () => {
     await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
 
     const extracts = path.join(root, 'extracts');
-    const asNumber = [{ name: 'grade', type: 'integer' }];
+    const asNumber = [{ name: 'grade', type: 'integer', element: 'Enrollment/student grade level' }];
     writeExtract(extracts, 'sqlite', 'name-as-number', { columns: asNumber }, 'SELECT first_name AS grade FROM students');
     writeExtract(extracts, 'postgres', 'cast-name-pg', { columns: asNumber }, 'SELECT CAST(first_name AS integer) AS grade FROM students');
     writeExtract(extracts, 'schooltool', 'cast-name-st', { columns: asNumber }, 'SELECT CAST(first_name AS int) AS grade FROM students');
-    writeExtract(extracts, 'powerschool', 'name-as-number-ps', { request: { resource: '/ws/v1/district/student' }, columns: [{ name: 'grade', type: 'integer', path: 'name.first_name' }] });
+    writeExtract(extracts, 'powerschool', 'name-as-number-ps', { request: { resource: '/ws/v1/district/student' }, columns: [{ name: 'grade', type: 'integer', path: 'name.first_name', element: 'Enrollment/student grade level' }] });
 
     const pgUrl = new URL(pgDb.url);
     process.env.FERRY_TEST_NV_PG = decodeURIComponent(pgUrl.password);

@@ -73,19 +73,19 @@ params:
   flagged: { type: boolean, default: true }
   label: { type: string }
 columns:
-  - { name: id, type: integer }
-  - { name: txt, type: string }
-  - { name: vc, type: string }
-  - { name: big, type: integer }
-  - { name: num, type: decimal }
-  - { name: flag, type: boolean }
-  - { name: born, type: date }
-  - { name: seen, type: timestamp }
-  - { name: local_ts, type: timestamp }
-  - { name: seen_day, type: date }
-  - { name: uid, type: string }
-  - { name: code, type: string }
-  - { name: label, type: string }
+  - { name: id, type: integer, element: "Not personal data/other" }
+  - { name: txt, type: string, element: "Not personal data/other" }
+  - { name: vc, type: string, element: "Not personal data/other" }
+  - { name: big, type: integer, element: "Not personal data/other" }
+  - { name: num, type: decimal, element: "Not personal data/other" }
+  - { name: flag, type: boolean, element: "Not personal data/other" }
+  - { name: born, type: date, element: "Not personal data/other" }
+  - { name: seen, type: timestamp, element: "Not personal data/other" }
+  - { name: local_ts, type: timestamp, element: "Not personal data/other" }
+  - { name: seen_day, type: date, element: "Not personal data/other" }
+  - { name: uid, type: string, element: "Not personal data/other" }
+  - { name: code, type: string, element: "Not personal data/other" }
+  - { name: label, type: string, element: "Not personal data/other" }
 `,
     );
     fs.writeFileSync(
@@ -200,7 +200,7 @@ ORDER BY id;
     const yamlBefore = fs.readFileSync(yaml, 'utf8');
     try {
       fs.writeFileSync(sql, before.replace(':label AS label', 'score AS label'));
-      fs.writeFileSync(yaml, yamlBefore.replace('- { name: label, type: string }', '- { name: label, type: decimal }').replace('  label: { type: string }\n', ''));
+      fs.writeFileSync(yaml, yamlBefore.replace('- { name: label, type: string,', '- { name: label, type: decimal,').replace('  label: { type: string }\n', ''));
       const { integration, spoolDir } = config({});
       const r = await run(integration, spoolDir, source);
       expect(r.mode).toBe('rows');

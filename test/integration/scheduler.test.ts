@@ -70,7 +70,8 @@ async function harness(integration: Record<string, unknown>, start: string, extr
   for (const [name, sql] of Object.entries(extracts)) {
     const dir = path.join(root, 'extracts', 'sqlite', name);
     fs.mkdirSync(dir, { recursive: true });
-    const columns = name === 'slow' ? [{ name: 'id', type: 'string' }, { name: 'n', type: 'integer' }] : [{ name: 'id', type: 'string' }];
+    const id = { name: 'id', type: 'string', element: 'Student Identifiers/local ID' };
+    const columns = name === 'slow' ? [id, { name: 'n', type: 'integer', element: 'Not personal data/other' }] : [id];
     fs.writeFileSync(path.join(dir, 'extract.yaml'), YAML.stringify({ name, description: `test ${name}`, source: 'sqlite', params: { districtId: { type: 'string', required: true } }, columns }));
     fs.writeFileSync(path.join(dir, 'query.sql'), `${sql}\n`);
   }

@@ -67,7 +67,7 @@ const EXTRACT: Record<string, unknown> = {
     districtId: { type: 'string', required: true },
     level: { type: 'string', allowed: ['basic', 'full'], default: 'basic' },
   },
-  columns: [{ name: 'id', type: 'string' }],
+  columns: [{ name: 'id', type: 'string', element: 'Student Identifiers/local ID' }],
 };
 const QUERY = "SELECT id FROM students\nWHERE district_id = :districtId AND school_year = :schoolYear\n  AND grade BETWEEN :gradeMin AND :gradeMax AND :level IN ('basic', 'full')\n";
 

@@ -5,6 +5,7 @@ import { needsRestartSentence } from '../../config/reload-plan.js';
 import { ConfigError, formatProblem, tryLoadConfig } from '../../config/loader.js';
 import type { Integration } from '../../config/model.js';
 import { transportWarning } from '../../config/transport-warnings.js';
+import { sentElements } from '../../governance/sent-elements.js';
 import { resolveIntegrationParams } from '../../config/params.js';
 import { nextFireTimes } from '../../scheduler/scheduler.js';
 import type { IntegrationState, RunRecord } from '../../store/run-store.js';
@@ -172,7 +173,8 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       id: i.id,
       file: i.file,
       district: { id: i.district.id, name: i.district.name, contact: i.district.contact ?? null },
-      extract: { name: i.extract.name, description: i.extract.description, file: i.extract.file },
+      extract: { name: i.extract.name, description: i.extract.description, file: i.extract.file, personKey: i.extract.personKey ?? null },
+      dataElements: sentElements(i),
       bundle: i.bundle ? { format: i.bundle.format, mode: i.bundle.mode, files: i.bundle.files.map((f) => ({ name: f.name, extract: f.extract.name })) } : null,
       source: { id: i.source.id, kind: i.source.kind, transportWarning: transportWarning(i.source) ?? null },
       destination: { id: i.destination.id, kind: i.destination.kind, target: dest },
@@ -216,6 +218,7 @@ export async function cmdShow(id: string, opts: GlobalOptions & { json?: boolean
       `  enabled      ${info.enabled ? 'yes' : 'no'}${state ? ` (set by ${state.changedBy} at ${state.changedAt.toISOString()}${state.reason ? `: ${state.reason}` : ''})` : ' (from config)'}`,
       `  parameters   ${Object.entries(params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') || '(all)' : String(v)}`).join('  ')}`,
       ...(i.bundle ? [] : [`  fields sent  ${i.extract.columns.map((c) => `${c.name} (${c.type})`).join(', ')}`]),
+      `  data sent    ${sentElements(i).join(', ') || '(no column names its data element)'}`,
       ...(i.withheld.length ? [`  withheld     ${i.withheld.map((c) => c.name).join(', ')} (not in fields:)`] : []),
       `  safety gate  ${safetySentence(i)}`,
       `  delivered    ${lastDelivery ? `run ${lastDelivery.id} is the vendor's current file (${lastDelivery.rows ?? '?'} rows, delivered ${lastDelivery.deliveredAt?.toISOString() ?? 'at an unrecorded time'})` : 'nothing yet'}`,

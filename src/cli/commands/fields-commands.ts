@@ -1,17 +1,20 @@
 import { ConfigError, tryLoadConfig } from '../../config/loader.js';
 import type { ColumnDef, Integration } from '../../config/model.js';
+import { sentElements } from '../../governance/sent-elements.js';
 import { findIntegration, type GlobalOptions, type Io } from '../context.js';
 import { table } from '../output.js';
 
 /** What one vendor receives from one integration: the shipped columns and the declared ones withheld. */
 function fieldsOf(i: Integration) {
-  const col = (c: ColumnDef) => ({ name: c.name, type: c.type, description: c.description ?? null });
+  const col = (c: ColumnDef) => ({ name: c.name, type: c.type, element: c.element ?? null, description: c.description ?? null });
   return {
     integration: i.id,
     district: { id: i.district.id, name: i.district.name },
     vendor: i.inventory.vendor,
     purpose: i.inventory.purpose,
     extract: i.extract.name,
+    /** The data elements sent (NDPA Schedule of Data tags), in the order the fields first carry them. */
+    elements: sentElements(i),
     fields: i.bundle ? i.bundle.files.flatMap((f) => f.extract.columns.map((c) => ({ ...col(c), name: `${f.name}:${c.name}` }))) : i.extract.columns.map(col),
     withheld: i.withheld.map(col),
     /** OneRoster bundles: the file each extract writes (fields are named "users.csv:givenName"). */
@@ -26,9 +29,10 @@ function describe(i: Integration, indent: string): string {
     `${indent}${i.id}  (${i.district.name} [${i.district.id}], ${i.bundle ? `OneRoster bundle of ${i.bundle.files.map((b) => b.extract.name).join(', ')}` : `extract ${i.extract.name}`})`,
     `${indent}  vendor    ${f.vendor}`,
     `${indent}  purpose   ${f.purpose}`,
+    `${indent}  elements  ${f.elements.join(', ') || '(none tagged)'}`,
     `${indent}  sends ${f.fields.length} of ${declared} declared field${declared === 1 ? '' : 's'}:`,
   ].join('\n');
-  const rows = table(['FIELD', 'TYPE', 'DESCRIPTION'], f.fields.map((c) => [c.name, c.type, c.description]))
+  const rows = table(['FIELD', 'TYPE', 'DATA ELEMENT', 'DESCRIPTION'], f.fields.map((c) => [c.name, c.type, c.element, c.description]))
     .trimEnd()
     .split('\n')
     .map((l) => `${indent}    ${l}`)
@@ -39,7 +43,7 @@ function describe(i: Integration, indent: string): string {
 
 /**
  * `ferry fields [<id>] [--json]`: exactly which fields each vendor receives. One integration: its vendor, purpose and
- * every shipped column with type and description, and the declared columns it withholds. No id: every integration,
+ * every shipped column with type, data element and description, and the declared columns it withholds. No id: every integration,
  * grouped by vendor.
  */
 export async function cmdFields(id: string | undefined, opts: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {

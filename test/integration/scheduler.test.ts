@@ -501,11 +501,16 @@ describe('the run record under faults', () => {
     const h = await harness({ retry: { maxAttempts: 2, initialDelaySeconds: 60, maxDelaySeconds: 60 } }, '2026-11-23T11:59:59Z');
     const real = h.store.recordReceipt.bind(h.store);
     let down = true;
-    h.store.recordReceipt = (id, o) => (down ? Promise.reject(new Error('Connection terminated unexpectedly')) : real(id, o));
-    // The store stays away past the lease: the run ends here without its record; the receipt waits in the journal.
-    const report = h.lifecycle.run(h.integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: new Date('2026-11-23T12:00:00Z') });
-    const tick = setInterval(() => h.clock.set(new Date(h.clock.now().getTime() + 20_000)), 20);
-    const done = await report.finally(() => clearInterval(tick));
+    // Once the file is delivered, the store stays away, and time runs on past the lease (20 s of it every 20 ms, from
+    // the first failed write only, so a slow machine cannot lose the lease before the delivery).
+    let tick: NodeJS.Timeout | undefined;
+    h.store.recordReceipt = (id, o) => {
+      if (!down) return real(id, o);
+      tick ??= setInterval(() => h.clock.set(new Date(h.clock.now().getTime() + 20_000)), 20);
+      return Promise.reject(new Error('Connection terminated unexpectedly'));
+    };
+    // The run ends here without its record; the receipt waits in the journal.
+    const done = await h.lifecycle.run(h.integration, { trigger: 'schedule', requestedBy: 'scheduler', scheduledFor: new Date('2026-11-23T12:00:00Z') }).finally(() => clearInterval(tick));
     expect(done.run.status).toBe('running');
     const [journal] = fs.readdirSync(h.config.receiptsDir);
     expect(journal).toMatch(/^daemon-a\.jsonl$/);

@@ -89,14 +89,29 @@ export function covers(covered: Iterable<string>, element: DataElement): boolean
   return false;
 }
 
-/** Close tags, for "did you mean". */
+/** Close tags, for "did you mean": by shared letter pairs (Dice), so a typo ("Student Nmae") still finds its tag. */
 export function suggestElements(tag: string, limit = 3): string[] {
-  const lower = tag.toLowerCase();
-  const words = lower.split(/[\s/]+/).filter((w) => w.length > 2);
+  const pairs = (t: string) => {
+    const x = t.toLowerCase().replace(/\s+/g, ' ');
+    const out = new Map<string, number>();
+    for (let i = 0; i < x.length - 1; i++) out.set(x.slice(i, i + 2), (out.get(x.slice(i, i + 2)) ?? 0) + 1);
+    return out;
+  };
+  const dice = (a: Map<string, number>, b: Map<string, number>) => {
+    let shared = 0;
+    let total = 0;
+    for (const [k, n] of a) {
+      shared += Math.min(n, b.get(k) ?? 0);
+      total += n;
+    }
+    for (const n of b.values()) total += n;
+    return total === 0 ? 0 : (2 * shared) / total;
+  };
+  const want = pairs(tag);
   return [...DATA_ELEMENTS.keys()]
-    .map((t) => ({ t, score: words.filter((w) => t.toLowerCase().includes(w)).length }))
-    .filter((x) => x.score > 0)
-    .sort((a, b) => b.score - a.score)
+    .map((t) => ({ t, score: Math.max(dice(want, pairs(t)), dice(want, pairs(DATA_ELEMENTS.get(t)!.category))) }))
+    .filter((x) => x.score >= 0.4)
+    .sort((a, b) => b.score - a.score || a.t.localeCompare(b.t))
     .slice(0, limit)
     .map((x) => x.t);
 }

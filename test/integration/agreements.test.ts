@@ -68,8 +68,8 @@ function makeConfig(opts: { agreements?: unknown[]; integrations?: unknown[]; go
         { name: 'student_id', type: 'string', element: 'Student Identifiers/local ID' },
         { name: 'last_name', type: 'string', element: 'Student Name' },
         { name: 'birth_date', type: 'string', element: 'Demographics/date of birth' },
-        // Untagged until the library is tagged: its element is unknown, so it is not compared here.
-        { name: 'note', type: 'string' },
+        // Carries nothing personal: no agreement needs to cover it.
+        { name: 'note', type: 'string', element: 'Not personal data/other' },
       ],
     }),
   );

@@ -16,6 +16,9 @@ const DATA_AT_END: Record<Agreement['dataAtEnd']['action'], string> = {
   transferred: 'transferred',
 };
 
+/** Ends with a full stop, so the drafted sentences that follow read on. */
+const sentence = (s: string) => (/[.!?]$/.test(s.trim()) ? s.trim() : `${s.trim()}.`);
+
 export async function buildSupplemental(
   config: FerryConfig,
   store: Pick<RunStore, 'lastDelivered'>,
@@ -42,7 +45,7 @@ export async function buildSupplemental(
   const points: [string, string][] = [
     [
       'Exclusive purposes for which the data will be used',
-      `${agreement.purpose}${purposes.length ? ` The data is sent for: ${purposes.join('; ')}.` : ''} ${toComplete('confirm that the contract limits the vendor to these purposes')}`,
+      `${sentence(agreement.purpose)}${purposes.length ? ` The data is sent for: ${purposes.join('; ')}.` : ''} ${toComplete('confirm that the contract limits the vendor to these purposes')}`,
     ],
     ['How the contractor ensures subcontractors and others abide by the same terms', toComplete(`how ${agreement.vendor} binds its subcontractors and anyone it shares the data with (from its Data Security and Privacy Plan)`)],
     [

@@ -227,3 +227,37 @@ describe('ferry report (spawned CLI, demo, after a real run)', () => {
     for (const id of [delivered[0]!, delivered.at(-1)!]) expect(a.stdout.includes(id)).toBe(false);
   });
 });
+
+describe('ferry report exposure: two integrations with overlapping students, several runs, one vendor', () => {
+  it('counts each student once across every delivery in the window', async () => {
+    const base = { extract: 'clever-students', source: 'demo-sis', destination: 'demo-sftp', schedule: { cron: '0 2 * * *', timezone: 'America/New_York' }, inventory: { vendor: 'Clever', contact: 'SIS Admin', purpose: 'Rostering' } };
+    const integrations = [
+      { ...base, id: 'hilltop-clever-es', remotePath: '{district}/clever/es.csv', params: { districtId: 'hilltop-csd', asOf: '2026-11-23', schoolYear: 2027, grades: 'K-5' } },
+      { ...base, id: 'hilltop-clever-mid', remotePath: '{district}/clever/mid.csv', params: { districtId: 'hilltop-csd', asOf: '2026-11-23', schoolYear: 2027, grades: '3-8' } },
+    ];
+    const cfg = await makeDemoConfigDir({ integrations, agreements: [AGREEMENT], extraFerry: { extractsDir: taggedExtracts(), governance: { personKeySecret: { file: '../var/demo/person-key.secret' } } } });
+    for (const id of ['hilltop-clever-es', 'hilltop-clever-mid', 'hilltop-clever-es']) {
+      const r = await ferry(['run', id, '--config', cfg.dir]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    const es = idsOf(fs.readFileSync(path.join(cfg.sftpRoot, 'hilltop-csd/clever/es.csv'), 'utf8'));
+    const mid = idsOf(fs.readFileSync(path.join(cfg.sftpRoot, 'hilltop-csd/clever/mid.csv'), 'utf8'));
+    const overlap = es.filter((id) => mid.includes(id)).length;
+    expect(overlap).toBeGreaterThan(0); // grades 3-5 are in both
+    const union = new Set([...es, ...mid]).size;
+    expect(union).toBe(es.length + mid.length - overlap);
+
+    const r = await ferry(['report', 'exposure', '--vendor', 'Clever', '--since', '2026-01-01', '--until', '2099-12-31', '--format', 'json', '--config', cfg.dir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { facts: Record<string, unknown>; rows: Record<string, unknown>[] };
+    expect(j.facts).toMatchObject({ Deliveries: 3, Integrations: 'hilltop-clever-es, hilltop-clever-mid', 'Distinct students': union });
+    expect(j.rows.filter((row) => row.District === 'hilltop-csd').map((row) => [row.Integration, row['Distinct Persons']])).toEqual(
+      expect.arrayContaining([
+        ['hilltop-clever-es', es.length],
+        ['hilltop-clever-mid', mid.length],
+      ]),
+    );
+  });
+});

@@ -16,6 +16,7 @@ import { cmdTestConnection } from './commands/source-commands.js';
 import { cmdSetEnabled } from './commands/state-commands.js';
 import { cmdWhy } from './commands/why-command.js';
 import { cmdTrace } from './commands/trace-command.js';
+import { cmdReport } from './commands/report-command.js';
 import type { GlobalOptions, Io } from './context.js';
 
 /** The admin CLI. Only this layer prints and picks exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
@@ -170,6 +171,19 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option('--json', 'JSON output')
     .action(async (id: string, key: string, o, cmd: Command) => {
       code = await cmdTrace(id, key, { ...g(cmd), ...o }, io);
+    });
+
+  program
+    .command('report <kind>')
+    .description('inventory | data-flows | exposure --vendor V --since DATE [--until DATE] | supplemental --district D --vendor V, as md (default), csv, json or html')
+    .option('--district <id>', 'one district only')
+    .option('--vendor <name>', 'exposure, supplemental: the vendor')
+    .option('--since <date>', 'exposure: start of the window (YYYY-MM-DD, UTC, or an ISO timestamp)')
+    .option('--until <date>', 'exposure: end of the window, that day included (default: now)')
+    .option('--format <format>', 'md, csv, json or html', 'md')
+    .option('--out <file>', 'write the report to this file instead of stdout')
+    .action(async (kind: string, o, cmd: Command) => {
+      code = await cmdReport(kind, { ...g(cmd), ...o }, io);
     });
 
   program

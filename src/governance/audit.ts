@@ -11,7 +11,7 @@ import { changesName, configSnapshot, describeChanges, diffSnapshots, type Confi
  * entry and the previous entry's hash, so a changed, removed or reordered entry breaks the chain at that point.
  * Entries say what happened in a sentence and never carry row data or secrets.
  */
-export const AUDIT_ACTIONS = ['run', 'dry-run', 'release', 'enable', 'disable', 'reload', 'review', 'preview', 'config'] as const;
+export const AUDIT_ACTIONS = ['run', 'dry-run', 'release', 'enable', 'disable', 'reload', 'review', 'preview', 'config', 'report'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** What a caller appends. `who` is the real person (currentUser() in the CLI; the service account in the daemon). */

@@ -342,7 +342,7 @@ export function createRuns(deps: RunsDeps): Runs {
         release?.();
       }
     }
-    const report = await finish(integration, claimed, result, failure, logger, governance);
+    const report = await finish(integration, claimed, result, failure, logger, governance, !entry.started);
     const totalMs = performance.now() - t0;
     return { ...report, timings: { totalMs, waitMs, executeMs, overheadMs: totalMs - waitMs - executeMs } };
   }
@@ -392,7 +392,7 @@ export function createRuns(deps: RunsDeps): Runs {
     };
   }
 
-  async function finish(integration: Integration, claimed: RunRecord, result: RunResult | undefined, failure: FerryError | undefined, logger: Logger, governance: string | null = null): Promise<RunOutcomeReport> {
+  async function finish(integration: Integration, claimed: RunRecord, result: RunResult | undefined, failure: FerryError | undefined, logger: Logger, governance: string | null = null, notStarted = false): Promise<RunOutcomeReport> {
     const runId = claimed.id;
     const spoolPath = result?.spoolPath ?? null;
     try {
@@ -435,6 +435,8 @@ export function createRuns(deps: RunsDeps): Runs {
       if (failure) {
         const status = failure.kind === 'aborted' ? 'interrupted' : failure.kind === 'superseded' ? 'superseded' : 'failed';
         if (status === 'superseded') logger.warn('run superseded', { error: failure.message });
+        // A run the drain stopped before it started did nothing wrong: its retry is the expected course, not an error.
+        else if (status === 'interrupted' && notStarted && draining) logger.warn('run not started: the daemon is stopping', { error: failure.message });
         else logger.error(status === 'interrupted' ? 'run interrupted' : 'run failed', { errorKind: failure.kind, field: failure.field, error: failure.message });
         try {
           recordDriverText(config(), { runId, integration: integration.id }, failure);

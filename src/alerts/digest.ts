@@ -2,7 +2,7 @@ import type { FerryConfig } from '../config/model.js';
 import type { OverdueReview } from '../governance/reviews.js';
 import { agreementState, agreementUses } from '../governance/agreements.js';
 import { compileSchedule, nextSlots } from '../scheduler/slots.js';
-import type { RunRecord, RunStatus } from '../store/run-record.js';
+import { isGovernanceHold, type RunRecord, type RunStatus } from '../store/run-record.js';
 import type { AlertMail } from './batch.js';
 import { districtName, formatLocal } from './messages.js';
 import { recipientsOf } from './recipients.js';
@@ -117,7 +117,7 @@ function attentionLine(run: RunRecord, config: FerryConfig): string {
   const timezone = config.integrations.get(run.integrationId)?.schedule.timezone ?? 'UTC';
   const when = run.scheduledFor ? ` (slot ${formatLocal(run.scheduledFor, timezone)})` : '';
   const reason = run.status === 'held' ? run.holdReason : (run.error ?? run.note);
-  const hint = run.status === 'held' ? `; once checked: ferry release ${run.id}` : '';
+  const hint = run.status === 'held' && !isGovernanceHold(run) ? `; once checked: ferry release ${run.id}` : '';
   return `run ${run.id} ${run.integrationId} ${run.status}${when}${reason ? `: ${reason}` : ''}${hint}`;
 }
 

@@ -2,7 +2,7 @@ import type { FerryConfig } from '../config/model.js';
 import type { AgreementUse } from '../governance/agreements.js';
 import type { AlertsConfig } from '../config/schema.js';
 import { wallClockOf } from '../scheduler/slots.js';
-import type { RunRecord, RunStatus } from '../store/run-record.js';
+import { isGovernanceHold, type RunRecord, type RunStatus } from '../store/run-record.js';
 
 /** What `alerts.on` can name. */
 export type AlertKind = AlertsConfig['on'][number];
@@ -71,7 +71,9 @@ export function runAlert(run: RunRecord, config: FerryConfig): Alert | undefined
     what,
     `${when}${run.attempt > 1 ? `; this was attempt ${run.attempt}` : ''}${run.finishedAt ? `, and ${run.status === 'missed' ? 'it was recorded' : 'it finished'} at ${formatLocal(run.finishedAt, timezone)}` : ''} on host ${run.host}.`,
   ];
-  if (run.status === 'held') {
+  if (isGovernanceHold(run)) {
+    lines.push(`Nothing was read or delivered. Why it was held: ${(run.holdReason ?? 'no reason was recorded').replace(/\.$/, '')}.`);
+  } else if (run.status === 'held') {
     lines.push(`The file was not delivered. Why it was held: ${(run.holdReason ?? 'no reason was recorded').replace(/\.$/, '')}.`);
   } else if (run.error) {
     lines.push(`What went wrong${run.errorKind ? ` (${run.errorKind})` : ''}: ${run.error}`);
@@ -80,13 +82,13 @@ export function runAlert(run: RunRecord, config: FerryConfig): Alert | undefined
   const commands: [string, string][] = [];
   if (run.status !== 'missed') commands.push([`ferry logs ${run.id}`, "the run's log lines"]);
   commands.push([`ferry why ${run.integrationId}`, 'what Ferry decided for this integration, and why']);
-  if (run.status === 'held') commands.push([`ferry release ${run.id}`, 'deliver the held file once you have checked it']);
+  if (run.status === 'held' && !isGovernanceHold(run)) commands.push([`ferry release ${run.id}`, 'deliver the held file once you have checked it']);
   if (run.status === 'missed') commands.push([`ferry run ${run.integrationId}`, 'run it now']);
   const width = Math.max(...commands.map(([c]) => c.length));
   lines.push('', 'To look further:', ...commands.map(([c, why]) => `  ${c.padEnd(width)}  ${why}`));
 
   const where = `${run.integrationId} (${district})`;
-  const hint = run.status === 'held' ? `ferry release ${run.id} after checking the file` : run.status === 'missed' ? `ferry why ${run.integrationId}` : `ferry logs ${run.id}`;
+  const hint = isGovernanceHold(run) ? `ferry why ${run.integrationId}` : run.status === 'held' ? `ferry release ${run.id} after checking the file` : run.status === 'missed' ? `ferry why ${run.integrationId}` : `ferry logs ${run.id}`;
   return {
     kind,
     districtId: run.districtId,

@@ -120,3 +120,8 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
     files: r.files_json === null || r.files_json === undefined ? null : (JSON.parse(String(r.files_json)) as RunFileInfo[]),
   };
 }
+
+/** A run held before it read anything (an expired agreement, an overdue review): there is no file to release. */
+export function isGovernanceHold(run: Pick<RunRecord, 'status' | 'rows' | 'sha256'>): boolean {
+  return run.status === 'held' && run.rows === null && run.sha256 === null;
+}

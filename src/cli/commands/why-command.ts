@@ -1,4 +1,5 @@
 import type { RunRecord } from '../../store/run-store.js';
+import { isGovernanceHold } from '../../store/run-record.js';
 import { whyFacts, type WhyFacts } from '../../observability/why-facts.js';
 import { findIntegration, withRuntime, type GlobalOptions, type Io } from '../context.js';
 import { formatBytes, formatInZone } from '../output.js';
@@ -134,7 +135,7 @@ function outcome(r: RunRecord): string {
     case 'succeeded':
       return `succeeded${r.rows !== null ? ` (${r.rows.toLocaleString('en-US')} rows, ${formatBytes(r.bytes)})` : ''}`;
     case 'held':
-      return `was held by the roster safety gate${r.holdReason ? ` (${trim(r.holdReason)})` : ''}`;
+      return isGovernanceHold(r) ? `was held before it read anything${r.holdReason ? ` (${trim(r.holdReason)})` : ''}` : `was held by the roster safety gate${r.holdReason ? ` (${trim(r.holdReason)})` : ''}`;
     case 'expired':
       return `was held by the roster safety gate and expired unreleased${r.note ? ` (${trim(r.note)})` : ''}`;
     case 'running':

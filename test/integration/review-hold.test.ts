@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { agreementsWith } from '../helpers/agreements.js';
 import { createManualClock } from '../../src/core/clock.js';
 import { tryLoadConfig } from '../../src/config/loader.js';
 import type { FerryConfig } from '../../src/config/model.js';
@@ -46,7 +47,7 @@ async function harness(governance: Record<string, unknown> | undefined, start: s
   fs.mkdirSync(extract, { recursive: true });
   fs.writeFileSync(
     path.join(extract, 'extract.yaml'),
-    YAML.stringify({ name: 'one-row', description: 'one row', source: 'sqlite', params: { districtId: { type: 'string', required: true } }, columns: [{ name: 'id', type: 'string' }] }),
+    YAML.stringify({ name: 'one-row', description: 'one row', source: 'sqlite', params: { districtId: { type: 'string', required: true } }, columns: [{ name: 'id', type: 'string', element: 'Not personal data/other' }] }),
   );
   fs.writeFileSync(path.join(extract, 'query.sql'), 'SELECT :districtId AS id\n');
   fs.mkdirSync(path.join(root, 'config', 'integrations'), { recursive: true });
@@ -65,6 +66,7 @@ async function harness(governance: Record<string, unknown> | undefined, start: s
     path.join(root, 'config', 'integrations', 'd.yaml'),
     YAML.stringify({
       district: { id: 'hilltop-csd', name: 'Hilltop' },
+      agreements: agreementsWith(['V'], 'hilltop-csd'),
       integrations: [
         {
           id: 'nightly',

@@ -7,6 +7,7 @@ import { tryLoadConfig } from '../../src/config/loader.js';
 import type { FerryConfig } from '../../src/config/model.js';
 import { addMonths, reviewDateOf, reviewStateOf } from '../../src/governance/reviews.js';
 import type { ReviewRecord } from '../../src/store/run-store.js';
+import { agreementsWith } from '../helpers/agreements.js';
 
 /** The review date rules of README "Yearly review", on integrations loaded from a small config folder. */
 
@@ -17,10 +18,11 @@ function load(inventory: Record<string, unknown>, ferry: Record<string, unknown>
     fs.writeFileSync(path.join(dir, file), typeof doc === 'string' ? doc : YAML.stringify(doc));
   };
   write('ferry.yaml', { dataDir: './var', extractsDir: './extracts', sources: { sis: { kind: 'sqlite', path: './sis.sqlite' } }, destinations: { out: { kind: 'local', basePath: './out' } }, ...ferry });
-  write('extracts/sqlite/roster/extract.yaml', { name: 'roster', description: 'r', source: 'sqlite', params: { districtId: { type: 'string', required: true } }, columns: [{ name: 'id', type: 'string' }] });
+  write('extracts/sqlite/roster/extract.yaml', { name: 'roster', description: 'r', source: 'sqlite', params: { districtId: { type: 'string', required: true } }, columns: [{ name: 'id', type: 'string', element: 'Not personal data/other' }] });
   write('extracts/sqlite/roster/query.sql', 'SELECT :districtId AS id\n');
   write('integrations/x.yaml', {
     district: { id: 'testville', name: 'Testville' },
+    agreements: agreementsWith(['V'], 'testville'),
     integrations: [{ id: 'x', extract: 'roster', source: 'sis', destination: 'out', remotePath: 'x.csv', schedule: { cron: '0 2 * * *', timezone: 'America/New_York' }, inventory: { vendor: 'V', contact: 'C', purpose: 'P', ...inventory } }],
   });
   return tryLoadConfig(dir, new Date('2026-11-23T12:00:00Z'));
@@ -68,6 +70,6 @@ describe('review dates', () => {
     ]);
     const bad = load({}, { governance: { holdOverdueReviews: 'yes' } });
     expect(bad.ok ? [] : bad.problems.map((p) => [path.basename(p.file), p.field])).toEqual([['ferry.yaml', 'governance.holdOverdueReviews']]);
-    expect(config({}).governance).toEqual({ holdOverdueReviews: false });
+    expect(config({}).governance).toMatchObject({ holdOverdueReviews: false });
   });
 });

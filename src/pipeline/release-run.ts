@@ -54,7 +54,7 @@ export async function releaseHeldRun(deps: ReleaseDeps, runId: number, by: strin
   const integration = config.integrations.get(run.integrationId);
   if (!integration) throw new FerryError('config', `run ${runId} belongs to integration ${run.integrationId}, which is no longer in the configuration`, { integration: run.integrationId, field: 'integration' });
   // Governance holds a scheduled run before it reads anything (governance/holds.ts): no file was ever written.
-  if (run.sha256 === null && !run.spoolPath) {
+  if (isGovernanceHold(run) || (run.sha256 === null && !run.spoolPath)) {
     throw new FerryError('params', `run ${runId} of ${run.integrationId} was held before it read or wrote anything (${run.holdReason ?? 'no reason recorded'}), so there is nothing to release`, { integration: run.integrationId, field: 'run-id' });
   }
   const file = run.spoolPath;

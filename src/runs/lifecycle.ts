@@ -20,6 +20,7 @@ import { executeRun, type RunResult } from '../pipeline/execute-run.js';
 import { releaseHeldRun, type ReleaseOptions } from '../pipeline/release-run.js';
 import type { Limiter, LimitKey } from './limiter.js';
 import type { DecisionInput, Forced, RunOutcome, RunRecord, RunStore, RunTrigger } from '../store/run-store.js';
+import { GOVERNANCE_HOLD } from '../store/run-record.js';
 import { retryWithBackoff } from './backoff.js';
 import { createLeaseKeeper, oneLine, type LeaseKeeper } from './leases.js';
 import { createReceiptJournal, type ReceiptJournal } from './receipts.js';
@@ -445,7 +446,7 @@ export function createRuns(deps: RunsDeps): Runs {
         }
         outcome = { status, errorKind: failure.kind, error: failure.message, rows: failure.counts?.rows, expected: failure.counts?.expected };
       } else if (governance) {
-        outcome = { status: 'held', holdReason: governance };
+        outcome = { status: 'held', holdReason: governance, errorKind: GOVERNANCE_HOLD };
       } else if (result!.held) {
         const h = result!.held;
         logger.warn('delivery held', { rows: h.rows, previousRows: h.previousRows, direction: h.direction, change: Number(h.change.toFixed(4)), limit: h.limit, previousRunId: h.previousRunId });

@@ -122,6 +122,9 @@ export function rowToRun(r: Record<string, unknown>): RunRecord {
 }
 
 /** A run held before it read anything (an expired agreement, an overdue review): there is no file to release. */
-export function isGovernanceHold(run: Pick<RunRecord, 'status' | 'rows' | 'sha256'>): boolean {
-  return run.status === 'held' && run.rows === null && run.sha256 === null;
+export function isGovernanceHold(run: Pick<RunRecord, 'status' | 'errorKind'>): boolean {
+  return run.status === 'held' && run.errorKind === GOVERNANCE_HOLD;
 }
+
+/** The error kind recorded on a governance hold. */
+export const GOVERNANCE_HOLD = 'governance';

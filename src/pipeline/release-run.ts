@@ -14,6 +14,7 @@ import { renderRunPath } from './run-paths.js';
 import type { RunLogCollector } from '../logging/logger.js';
 import type { ReceiptJournal } from '../runs/receipts.js';
 import type { Forced, RunRecord, RunStore } from '../store/run-store.js';
+import { isGovernanceHold } from '../store/run-record.js';
 
 export interface ReleaseDeps {
   config: FerryConfig;

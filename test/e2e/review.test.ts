@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/core/clock.js';
 import { dateInZone } from '../../src/config/params.js';
 import { openRunStore, type RunStore } from '../../src/store/run-store.js';
+import { agreementsWith } from '../helpers/agreements.js';
 import { E2E_USER, ferry } from '../helpers/cli.js';
 import { makeDemoConfigDir, type DemoConfigDir } from '../helpers/demo-config.js';
 
@@ -92,7 +93,11 @@ describe('ferry review (spawned CLI, demo config)', () => {
     });
     fs.writeFileSync(
       path.join(cfg.dir, 'integrations', 'riverbend-ufsd.yaml'),
-      YAML.stringify({ district: { id: 'riverbend-ufsd', name: 'Riverbend (DEMO)' }, integrations: [integration('rb-overdue', 'riverbend-ufsd', { nextReview: DUE_RIVERBEND })] }),
+      YAML.stringify({
+        district: { id: 'riverbend-ufsd', name: 'Riverbend (DEMO)' },
+        agreements: agreementsWith(['Clever'], 'riverbend-ufsd'),
+        integrations: [integration('rb-overdue', 'riverbend-ufsd', { nextReview: DUE_RIVERBEND })],
+      }),
     );
     // The CLI opens (and migrates) the store first, as it would on a real host.
     expect((await ferry(['review', 'due', ...c()])).code).toBe(0);

@@ -312,8 +312,11 @@ describe('PostgreSQL source against a real server with the demo SIS', () => {
         })(),
       )) as FerryError;
       expect(rows).toBe(1000);
-      expect([fe.kind, fe.retryable, (fe.cause as { code: string }).code]).toEqual(['source_transient', true, '57P01']);
-      expect(fe.message).toContain('closed the connection (administrator shutdown or pg_terminate_backend) (SQLSTATE 57P01)');
+      // The server says 57P01 and closes the socket; on a busy machine the client may hit the closed socket (EPIPE,
+      // ECONNRESET) before it reads that message. Either way the read is transient and retried.
+      expect([fe.kind, fe.retryable]).toEqual(['source_transient', true]);
+      expect(['57P01', 'EPIPE', 'ECONNRESET']).toContain((fe.cause as { code: string }).code);
+      expect(fe.message).toMatch(/closed the connection \(administrator shutdown or pg_terminate_backend\) \(SQLSTATE 57P01\)|lost the connection mid-query/);
       expect((await drain(source, query)).rows).toHaveLength(50_000);
     });
 

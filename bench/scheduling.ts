@@ -59,7 +59,7 @@ async function writeConfig(root: string, count: number, cron: string): Promise<s
   await mkdir(extracts, { recursive: true });
   await writeFile(
     join(extracts, 'extract.yaml'),
-    'name: one-row\ndescription: One row naming the district.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\ncolumns:\n  - { name: id, type: string }\n',
+    'name: one-row\ndescription: One row naming the district.\nsource: sqlite\nparams:\n  districtId: { type: string, required: true }\ncolumns:\n  - { name: id, type: string, element: "Not personal data/school or district information" }\n',
   );
   await writeFile(join(extracts, 'query.sql'), 'SELECT :districtId AS id\n');
   const sis = join(root, 'sis.sqlite');
@@ -89,7 +89,20 @@ async function writeConfig(root: string, count: number, cron: string): Promise<s
       retry: false,
       inventory: { vendor: 'Bench', contact: 'ops', purpose: 'scheduling benchmark' },
     }));
-    await writeFile(join(dir, 'integrations', `${district}.yaml`), YAML.stringify({ district: { id: district, name: `District ${d + 1}` }, integrations }));
+    const agreements = [
+      {
+        id: `${district}-bench`,
+        vendor: 'Bench',
+        title: 'Scheduling benchmark',
+        signed: '2026-01-01',
+        expires: '2099-12-31',
+        covers: ['Other'],
+        purpose: 'Scheduling benchmark',
+        supplementalUrl: 'https://example.org/bench/supplemental',
+        dataAtEnd: { action: 'deleted', text: 'Deleted when the bench ends.' },
+      },
+    ];
+    await writeFile(join(dir, 'integrations', `${district}.yaml`), YAML.stringify({ district: { id: district, name: `District ${d + 1}` }, agreements, integrations }));
   }
   return dir;
 }

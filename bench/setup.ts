@@ -6,16 +6,16 @@ import type { SshdServer } from '../test/helpers/sshd.js';
 
 /** The exported columns, in file order; the Ferry extract and the psql \copy both select exactly these. */
 export const COLUMNS = [
-  { name: 'student_id', type: 'string' },
-  { name: 'first_name', type: 'string' },
-  { name: 'middle_name', type: 'string' },
-  { name: 'last_name', type: 'string' },
-  { name: 'school_name', type: 'string' },
-  { name: 'notes', type: 'string' },
-  { name: 'grade_level', type: 'integer' },
-  { name: 'birth_date', type: 'date' },
-  { name: 'active', type: 'boolean' },
-  { name: 'updated_at', type: 'timestamp' },
+  { name: 'student_id', type: 'string', element: 'Student Identifiers/local ID' },
+  { name: 'first_name', type: 'string', element: 'Student Name' },
+  { name: 'middle_name', type: 'string', element: 'Student Name' },
+  { name: 'last_name', type: 'string', element: 'Student Name' },
+  { name: 'school_name', type: 'string', element: 'Enrollment/student school enrollment' },
+  { name: 'notes', type: 'string', element: 'Other' },
+  { name: 'grade_level', type: 'integer', element: 'Enrollment/student grade level' },
+  { name: 'birth_date', type: 'date', element: 'Demographics/date of birth' },
+  { name: 'active', type: 'boolean', element: 'Enrollment/student school enrollment' },
+  { name: 'updated_at', type: 'timestamp', element: 'Not personal data/other' },
 ] as const;
 
 export const TABLE = 'bench_students';
@@ -145,7 +145,8 @@ export async function writeFerryConfig(root: string, pgUrl: string, sshd: SshdSe
       name: e.name,
       description: `Benchmark roster: ${e.what} of ${TABLE}`,
       source: 'postgres',
-      columns: COLUMNS.map((c) => ({ name: c.name, type: c.type })),
+      personKey: 'student_id',
+      columns: COLUMNS.map((c) => ({ name: c.name, type: c.type, element: c.element })),
     };
     await writeFile(join(edir, 'extract.yaml'), stringify(meta));
     await writeFile(join(edir, 'query.sql'), `${e.sql};\n`);
@@ -172,6 +173,19 @@ export async function writeFerryConfig(root: string, pgUrl: string, sshd: SshdSe
   });
   const district = {
     district: { id: 'bench-district', name: 'Benchmark District', contact: 'Bench Operator <bench@example.org>', gradeBands: { ES: 'K-5', MS: '6-8', HS: '9-12' } },
+    agreements: [
+      {
+        id: 'bench-agreement',
+        vendor: 'Benchmark Vendor',
+        title: 'Benchmark agreement',
+        signed: '2026-01-01',
+        expires: '2099-12-31',
+        covers: ['Student Identifiers', 'Student Name', 'Enrollment', 'Demographics', 'Other'],
+        purpose: 'Throughput and memory benchmark',
+        supplementalUrl: 'https://example.org/bench/supplemental',
+        dataAtEnd: { action: 'deleted', text: 'Deleted when the bench ends.' },
+      },
+    ],
     integrations: [integration('bench-students', 'bench/students.csv'), integration('bench-students-quarter', 'bench/students-quarter.csv')],
   };
   await writeFile(join(dir, 'integrations', 'bench.yaml'), stringify(district));

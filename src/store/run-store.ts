@@ -248,6 +248,24 @@ function createKnex(target: StoreTarget, logger?: Logger): Knex {
 
 const iso = (d: Date) => d.toISOString();
 
+/** A run's outcome as the columns that hold it: one mapping for a finish and for a delivery receipt. */
+function outcomeColumns(o: RunOutcome): Record<string, unknown> {
+  return {
+    status: o.status,
+    rows: o.rows ?? null,
+    expected: o.expected ?? null,
+    bytes: o.bytes ?? null,
+    sha256: o.sha256 ?? null,
+    remote_path: o.remotePath ?? null,
+    target: o.target ?? null,
+    error_kind: o.errorKind ?? null,
+    error: o.error ? scrubSecrets(o.error) : null,
+    spool_path: o.spoolPath ?? null,
+    files_json: o.files ? JSON.stringify(o.files) : null,
+    bundle_mode: o.bundleMode ?? null,
+  };
+}
+
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(e.message ?? '');
@@ -417,19 +435,8 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         const [updated] = await trx('runs')
           .where({ id: runId })
           .update({
-            status: 'succeeded',
+            ...outcomeColumns(o),
             finished_at: run.finishedAt && run.status === 'interrupted' ? iso(run.finishedAt) : iso(clock.now()),
-            rows: o.rows ?? null,
-            expected: o.expected ?? null,
-            bytes: o.bytes ?? null,
-            sha256: o.sha256 ?? null,
-            remote_path: o.remotePath ?? null,
-            target: o.target ?? null,
-            error_kind: null,
-            error: null,
-            spool_path: o.spoolPath ?? null,
-            files_json: o.files ? JSON.stringify(o.files) : null,
-            bundle_mode: o.bundleMode ?? null,
             delivered_at: iso(deliveredAt ?? clock.now()),
             note: run.status === 'running' || run.status === 'succeeded' ? run.note : `recorded from its delivery receipt (the run was ${run.status} in the store when the receipt arrived)`,
           })
@@ -529,20 +536,9 @@ export function createRunStore(knex: Knex, clock: Clock): RunStore {
         .where({ id: runId })
         .whereNot({ status: 'interrupted' })
         .update({
-          status: o.status,
+          ...outcomeColumns(o),
           finished_at: iso(clock.now()),
-          rows: o.rows ?? null,
-          expected: o.expected ?? null,
-          bytes: o.bytes ?? null,
-          sha256: o.sha256 ?? null,
-          remote_path: o.remotePath ?? null,
-          target: o.target ?? null,
-          error_kind: o.errorKind ?? null,
-          error: o.error ? scrubSecrets(o.error) : null,
-          spool_path: o.spoolPath ?? null,
           hold_reason: o.holdReason ?? null,
-          files_json: o.files ? JSON.stringify(o.files) : null,
-          bundle_mode: o.bundleMode ?? null,
           delivered_at: o.status === 'succeeded' && o.remotePath ? iso(clock.now()) : null,
         })
         .returning('*');
